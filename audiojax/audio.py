@@ -72,19 +72,19 @@ def load(
     Raises:
       AudioError: missing, empty, truncated or undecodable file, or NaN/Inf samples.
     """
-    header = info(path)
+    _check_exists(path)
     _check_wav_complete(path)
-    if header.frames <= 0:
-        raise AudioError(path, "empty audio (0 samples)")
     try:
-        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:  # one open: header and samples
+            frames, file_sr = f.frames, f.samplerate
+            data = f.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioError(path, f"cannot decode audio ({_reason(e)})") from None
-    if data.shape[0] < header.frames:
-        raise AudioError(path, f"truncated: header announces {header.frames} samples, "
-                               f"only {data.shape[0]} could be read")
-    if data.shape[0] == 0:
+    if frames <= 0 or data.shape[0] == 0:
         raise AudioError(path, "empty audio (0 samples)")
+    if data.shape[0] < frames:
+        raise AudioError(path, f"truncated: header announces {frames} samples, "
+                               f"only {data.shape[0]} could be read")
     if not np.all(np.isfinite(data)):
         bad = int(np.sum(~np.isfinite(data)))
         raise AudioError(path, f"{bad} non-finite (NaN/Inf) samples")

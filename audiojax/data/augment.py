@@ -1,0 +1,166 @@
+"""On-device augmentation: pure, jit-able, batched jnp functions with explicit PRNG keys.
+
+Waveforms are ``(batch, samples)`` with zero padding after each example's true length
+(``lengths``, ``(batch,)`` int); every function keeps that padding zero. Features for
+SpecAugment are ``(batch, frames, features)``. The same key gives the same output; draws are
+independent per example.
+
+    key, k1, k2, k3 = jax.random.split(key, 4)
+    x = random_gain(k1, x, -6.0, 6.0)
+    x = random_time_shift(k2, x, lengths, max_shift=1600)
+    x = mix_noise(k3, x, noise, snr_db=10.0, lengths=lengths, max_snr_db=20.0)
+    feats = spec_augment(k4, log_mel(x), 2, 20, 2, 10, lengths=frame_lengths)
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["length_mask", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
+           "spec_augment_masks", "snr_db"]
+
+
+def length_mask(lengths: jax.Array, size: int) -> jax.Array:
+    """``(batch, size)`` bool: True for the first ``lengths[b]`` positions of row b."""
+    return jnp.arange(size)[None, :] < jnp.asarray(lengths)[:, None]
+
+
+def random_gain(key: jax.Array, x: jax.Array, min_db: float, max_db: float) -> jax.Array:
+    """Scales each example by a gain drawn uniformly in ``[min_db, max_db]`` dB.
+
+    ``x``: ``(batch, ...)``; returns the same shape and dtype (padding stays zero).
+    """
+    gain_db = jax.random.uniform(key, (x.shape[0],), minval=min_db, maxval=max_db)
+    gain = (10.0 ** (gain_db / 20.0)).astype(x.dtype)
+    return x * gain.reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+def random_time_shift(key: jax.Array, x: jax.Array, lengths: jax.Array, max_shift: int) -> jax.Array:
+    """Shifts each example in time by ``s`` samples, uniform in ``[-max_shift, max_shift]``,
+    within its true length: ``out[t] = x[t - s]`` for ``0 <= t, t - s < length``, else 0.
+
+    The length is unchanged: what is shifted past the end is dropped and the gap opened at the
+    other end is silence; padding beyond ``lengths`` stays zero. ``x``: ``(batch, samples)``.
+    """
+    batch, size = x.shape
+    lengths = jnp.asarray(lengths)
+    shift = jax.random.randint(key, (batch,), -max_shift, max_shift + 1)
+    t = jnp.arange(size)[None, :]
+    src = t - shift[:, None]
+    valid = (src >= 0) & (src < lengths[:, None]) & (t < lengths[:, None])
+    shifted = jnp.take_along_axis(x, jnp.clip(src, 0, size - 1), axis=1)
+    return jnp.where(valid, shifted, jnp.zeros((), x.dtype))
+
+
+def snr_db(signal: jax.Array, noise: jax.Array, lengths: jax.Array) -> jax.Array:
+    """Signal-to-noise ratio in dB per example, powers taken over the true lengths. ``(batch,)``."""
+    m = length_mask(lengths, signal.shape[1]).astype(signal.dtype)
+    ps = jnp.sum(signal ** 2 * m, axis=1)
+    pn = jnp.sum(noise ** 2 * m, axis=1)
+    return 10.0 * jnp.log10(ps / pn)
+
+
+def mix_noise(
+    key: jax.Array,
+    x: jax.Array,
+    noise: jax.Array,
+    snr_db: float | jax.Array,
+    lengths: jax.Array,
+    max_snr_db: float | None = None,
+) -> jax.Array:
+    """Adds ``noise`` scaled so that each example's SNR is ``snr_db``.
+
+    Args:
+      key: used only when ``max_snr_db`` is given: the SNR is then drawn uniformly per example in
+        ``[snr_db, max_snr_db]``.
+      x: clean signals ``(batch, samples)``.
+      noise: ``(batch, samples)`` or ``(samples,)`` (same noise for every example).
+      snr_db: target SNR in dB, a scalar or ``(batch,)``.
+      lengths: true lengths ``(batch,)``: signal and noise powers are measured over
+        ``[0, length)`` and the noise is added only there (padding stays zero).
+
+    Returns:
+      ``x + g * noise`` with ``(batch, samples)``; a silent example stays silent, and silent
+      noise adds nothing.
+    """
+    batch, size = x.shape
+    noise = jnp.broadcast_to(noise, x.shape).astype(x.dtype)
+    target = jnp.broadcast_to(jnp.asarray(snr_db, x.dtype), (batch,))
+    if max_snr_db is not None:
+        target = jax.random.uniform(key, (batch,), x.dtype, minval=target, maxval=max_snr_db)
+    m = length_mask(lengths, size).astype(x.dtype)
+    noise = noise * m
+    ps = jnp.sum(x ** 2 * m, axis=1)
+    pn = jnp.sum(noise ** 2, axis=1)
+    scale = jnp.sqrt(ps / jnp.where(pn > 0, pn, 1.0) / 10.0 ** (target / 10.0))
+    scale = jnp.where(pn > 0, scale, 0.0)
+    return x + scale[:, None] * noise
+
+
+def _draw_masks(key, batch: int, count: int, max_width: int, limit: jax.Array, size: int) -> jax.Array:
+    """``(batch, size)`` bool: the union of ``count`` bands per row, each of width uniform in
+    ``[0, max_width]`` (at most ``limit``) and lying inside ``[0, limit)``."""
+    if count == 0 or max_width == 0:
+        return jnp.zeros((batch, size), bool)
+    kw, ks = jax.random.split(key)
+    limit = jnp.broadcast_to(jnp.asarray(limit), (batch,))[:, None]
+    width = jax.random.randint(kw, (batch, count), 0, max_width + 1)
+    width = jnp.minimum(width, limit)
+    # start uniform in [0, limit - width]
+    start = jnp.floor(jax.random.uniform(ks, (batch, count)) * (limit - width + 1)).astype(jnp.int32)
+    pos = jnp.arange(size)[None, None, :]
+    bands = (pos >= start[..., None]) & (pos < (start + width)[..., None])
+    return jnp.any(bands, axis=1)
+
+
+def spec_augment_masks(
+    key: jax.Array,
+    shape: tuple[int, int, int],
+    num_time_masks: int,
+    max_time_width: int,
+    num_freq_masks: int,
+    max_freq_width: int,
+    lengths: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """The masks :func:`spec_augment` applies: ``(time (batch, frames), freq (batch, features))``
+    bool, True where masked. Time bands lie inside each example's ``lengths`` frames."""
+    batch, frames, features = shape
+    kt, kf = jax.random.split(key)
+    limit_t = jnp.full((batch,), frames) if lengths is None else jnp.minimum(jnp.asarray(lengths), frames)
+    time = _draw_masks(kt, batch, num_time_masks, max_time_width, limit_t, frames)
+    freq = _draw_masks(kf, batch, num_freq_masks, max_freq_width, jnp.full((batch,), features), features)
+    return time, freq
+
+
+def spec_augment(
+    key: jax.Array,
+    features: jax.Array,
+    num_time_masks: int,
+    max_time_width: int,
+    num_freq_masks: int,
+    max_freq_width: int,
+    lengths: jax.Array | None = None,
+    mask_value: float = 0.0,
+) -> jax.Array:
+    """SpecAugment time and frequency masking (Park et al. 2019), without time warping.
+
+    Args:
+      features: ``(batch, frames, features)``, e.g. a log-mel spectrogram.
+      num_time_masks, max_time_width: bands of whole frames, each ``[0, max_time_width]`` wide,
+        placed inside the first ``lengths[b]`` frames.
+      num_freq_masks, max_freq_width: bands of feature channels, each ``[0, max_freq_width]``.
+      lengths: true lengths in frames ``(batch,)``; None means all frames. Frames past the
+        length (padding) are never changed, by either kind of mask.
+      mask_value: what masked cells become (0 for normalized features; for log-mels one may
+        pass the mean).
+
+    Returns:
+      Same shape and dtype as ``features``.
+    """
+    time, freq = spec_augment_masks(key, features.shape, num_time_masks, max_time_width,
+                                    num_freq_masks, max_freq_width, lengths)
+    masked = time[:, :, None] | freq[:, None, :]
+    if lengths is not None:  # padding frames stay as they are
+        masked = masked & length_mask(lengths, features.shape[1])[:, :, None]
+    return jnp.where(masked, jnp.asarray(mask_value, features.dtype), features)

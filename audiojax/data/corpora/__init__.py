@@ -1,0 +1,150 @@
+"""Local synthetic corpora built offline: ``commands`` (keyword spotting) and ``sentences`` (ASR).
+
+``build(name, data_dir=None, size='small', seed=0, progress=True)`` writes, under
+``corpus_dir(data_dir, name, size)``:
+
+- ``train.tsv``, ``validation.tsv``, ``test.tsv``: one line per clip,
+  ``relative/path.wav<TAB>label<TAB>speaker`` (no header; label = word or transcript);
+- ``wav/<split>/<speaker>/<id>.wav``: 16-bit PCM, 16 kHz mono;
+- ``info.json``: name, size, seed, sample_rate, labels (commands: the 35 words in Speech
+  Commands order), per-split clips/speakers/hours/engines/voices, augmentation, versions;
+- ``clips.jsonl``: every clip's synthesis and augmentation parameters;
+
+and the TFDS copy ``DATA_DIR/tfds/audiojax_<name>/<size>/1.0.0`` (array_record), readable with
+``tfds.data_source('audiojax_<name>/<size>', data_dir=DATA_DIR/'tfds')`` once
+:mod:`audiojax.data.corpora.tfds_builders` is imported.
+
+Speakers are synthesizer voices; splits are disjoint by voice group (recorded person), and the
+test split holds every voice of one engine that train never hears. A build is deterministic for
+a seed (given the installed voices) and independent of the number of worker processes. An
+existing complete build with the same name/size/seed is reused; a build is written to a
+temporary folder and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from audiojax.data import SPLITS, corpus_dir, default_data_dir
+from audiojax.data.corpora.commands import WORDS
+from audiojax.data.corpora.voices import SynthesisError, Voice
+
+CORPORA = {
+    "commands": "keyword spotting: the 35 Speech Commands v2 words, 1 s at 16 kHz",
+    "sentences": "speech recognition: short English sentences, normalized transcripts",
+}
+SIZES = ("tiny", "small", "full")
+
+__all__ = ["CORPORA", "SIZES", "WORDS", "CorpusSummary", "SynthesisError", "Voice", "build",
+           "load_info"]
+
+
+@dataclasses.dataclass
+class CorpusSummary:
+    """What :func:`build` made (or found). ``str()`` gives the per-split table."""
+
+    name: str
+    size: str
+    seed: int
+    path: Path
+    tfds_dir: Path | None
+    info: dict
+    seconds: float
+    reused: bool
+
+    @property
+    def splits(self) -> dict:
+        return self.info["splits"]
+
+    def __str__(self) -> str:
+        how = "already built" if self.reused else f"built in {self.seconds:.1f} s"
+        lines = [f"{self.name} ({self.size}, seed {self.seed}) at {self.path}  [{how}]",
+                 f"{'split':<11} {'clips':>7} {'speakers':>8} {'hours':>7}  engines"]
+        tot = [0, 0, 0.0]
+        for s in SPLITS:
+            d = self.splits[s]
+            lines.append(f"{s:<11} {d['clips']:>7} {d['speakers']:>8} {d['hours']:>7.3f}  "
+                         + ",".join(d["engines"]))
+            tot[0] += d["clips"]
+            tot[1] += d["speakers"]
+            tot[2] += d["hours"]
+        lines.append(f"{'total':<11} {tot[0]:>7} {tot[1]:>8} {tot[2]:>7.3f}  "
+                     f"(test-only engine: {self.info.get('held_out_engine')})")
+        if self.tfds_dir is not None:
+            lines.append(f"tfds: audiojax_{self.name}/{self.size} in {self.tfds_dir}")
+        return "\n".join(lines)
+
+
+def load_info(path: str | os.PathLike) -> dict | None:
+    """A corpus folder's info.json if the build completed, else None."""
+    p = Path(path) / "info.json"
+    try:
+        info = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if info.get("complete") else None
+
+
+def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "small",
+          seed: int = 0, progress: bool = True, workers: int | None = None,
+          tfds: bool = True) -> CorpusSummary:
+    """Builds corpus ``name`` (``commands`` or ``sentences``) of ``size`` (tiny/small/full).
+
+    Args:
+      name: corpus name, a key of :data:`CORPORA`.
+      data_dir: root data folder (default ``$AUDIOJAX_DATA`` or ``~/.cache/audiojax``).
+      size: ``tiny`` (seconds, for tests), ``small`` (ablations) or ``full``.
+      seed: the build is a deterministic function of the seed (and installed voices).
+      progress: show a tqdm progress bar on stderr.
+      workers: processes (default: 2 or the CPU count if lower; tiny uses 1). Does not change
+        the result.
+      tfds: also write the TFDS (array_record) copy under ``DATA_DIR/tfds``.
+
+    Returns:
+      A :class:`CorpusSummary`; ``print()`` it for the per-split table.
+
+    Raises:
+      SynthesisError: an engine failed or produced silence for a voice and text.
+      RuntimeError: too few engines/voices installed to make the splits.
+    """
+    from audiojax.data.corpora import builder
+
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; choose one of {sorted(CORPORA)}")
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {SIZES}")
+    t0 = time.time()
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    out = corpus_dir(data_dir, name, size)
+    info = load_info(out)
+    reused = (info is not None and info.get("name") == name and info.get("size") == size
+              and info.get("seed") == seed
+              and info.get("versions", {}).get("format") == builder.FORMAT_VERSION)
+    if not reused:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            info = builder.write_corpus(name, size, seed, tmp, progress=progress, workers=workers)
+            (tmp / "info.json").write_text(json.dumps(info, indent=1) + "\n")
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                out.rename(old)
+                shutil.rmtree(old, ignore_errors=True)
+            tmp.rename(out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    tfds_dir = None
+    if tfds:
+        from audiojax.data.corpora import tfds_builders
+        tfds_builders.prepare(name, size, data_dir, out, info["fingerprint"], progress=progress)
+        tfds_dir = data_dir / "tfds"
+    summary = CorpusSummary(name, size, seed, out, tfds_dir, info, time.time() - t0, reused)
+    return summary

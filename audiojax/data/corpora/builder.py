@@ -1,0 +1,381 @@
+"""Planning and writing a synthetic corpus (WAV files + manifests + info.json).
+
+A build is a deterministic function of (corpus, size, seed, installed voices):
+
+1. voices are selected for the size and assigned to splits, disjoint by voice *group* (one
+   recorded person / one espeak accent never appears in two splits), with every voice of one
+   held-out engine in the test split only;
+2. the clip plan (clip index -> split, voice, label/text) is laid out in a fixed order;
+3. each clip draws all its random parameters from ``default_rng([seed, corpus, index, k])``,
+   so results do not depend on the number of worker processes or their scheduling;
+4. babble noise for a clip comes from a bank of speech by other voices of the *same* split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from audiojax.data import SPLITS, corpus_dir
+from audiojax.data.corpora import acoustics, commands, sentences, voices as V
+
+SR = 16000
+FORMAT_VERSION = 1
+# Engines in the order they are preferred as the test-only ("unseen") engine.
+HOLDOUT_PREFERENCE = ("pico", "flite", "rhvoice", "festival", "mbrola")
+_CORPUS_CODE = {"commands": 1, "sentences": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeSpec:
+    engines: tuple[str, ...] | None      # None: every installed engine
+    voice_names: tuple[str, ...] | None  # restrict base voices (engine-name ids), None: all
+    variants_per_accent: int             # espeak-ng variants added per accent
+    target_clips: int
+    bank_voices: int = 12                # babble bank: voices per split
+    bank_utts: int = 4                   # babble bank: utterances per voice
+    workers: int | None = None           # None: min(2, cpus)
+
+
+_TINY_VOICES = ("espeak-en-us", "espeak-en-gb-x-rp", "espeak-en-029", "espeak-en-gb-scotland",
+                "espeak-en-us-nyc", "flite-slt", "flite-awb")
+SIZES = {
+    "commands": {
+        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES, 0, 28, bank_voices=4, bank_utts=2,
+                         workers=1),
+        "small": SizeSpec(None, None, 2, 3500),
+        "full": SizeSpec(None, None, 6, 21000),
+    },
+    "sentences": {
+        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES, 0, 21, bank_voices=4, bank_utts=2,
+                         workers=1),
+        "small": SizeSpec(None, None, 2, 2000),
+        "full": SizeSpec(None, None, 6, 10500),
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    index: int
+    split: str
+    voice: V.Voice
+    label: str           # command word or normalized transcript
+    rep: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Voices and splits
+
+
+def select_voices(spec: SizeSpec) -> list[V.Voice]:
+    base = V.discover(spec.engines)
+    if spec.voice_names is not None:
+        base = [v for v in base if v.id in spec.voice_names]
+    return sorted(base + V.with_variants(base, spec.variants_per_accent), key=lambda v: v.id)
+
+
+def assign_splits(voices: list[V.Voice], seed: int, val_frac: float = 0.1,
+                  test_frac: float = 0.15) -> tuple[dict[str, list[V.Voice]], str]:
+    """Splits voices by group; all groups of the held-out engine go to test.
+
+    Returns ``({split: voices}, held_out_engine)``.
+    """
+    engines = {v.engine for v in voices}
+    held = next((e for e in HOLDOUT_PREFERENCE if e in engines and len(engines) > 1), None)
+    if held is None:
+        raise RuntimeError(
+            f"need voices of at least two engines to hold one out for the test split; found "
+            f"{sorted(engines) or 'none'}. Install espeak-ng and flite (see the Makefile setup).")
+    groups: dict[str, list[V.Voice]] = {}
+    for v in voices:
+        groups.setdefault(v.group, []).append(v)
+    held_groups = sorted(g for g, vs in groups.items() if any(v.engine == held for v in vs))
+    rest = sorted(g for g in groups if g not in held_groups)
+    rng = np.random.default_rng([seed, 4242])
+    # Interleave engine families so that validation/test draw from several engines.
+    fams: dict[str, list[str]] = {}
+    for g in rest:
+        fams.setdefault(groups[g][0].engine, []).append(g)
+    fam_names = sorted(fams)
+    rng.shuffle(fam_names)
+    for f in fam_names:
+        rng.shuffle(fams[f])
+    order = []
+    while any(fams[f] for f in fam_names):
+        for f in fam_names:
+            if fams[f]:
+                order.append(fams[f].pop(0))
+    n = len(groups)
+    n_val = max(1, round(val_frac * n))
+    n_test_extra = max(1, round(test_frac * n) - len(held_groups))
+    if n_val + n_test_extra >= len(order):
+        raise RuntimeError(f"too few voice groups ({n}) to make three speaker-disjoint splits")
+    assign = {"validation": order[:n_val], "test": held_groups + order[n_val:n_val + n_test_extra],
+              "train": order[n_val + n_test_extra:]}
+    return {s: sorted((v for g in assign[s] for v in groups[g]), key=lambda v: v.id)
+            for s in SPLITS}, held
+
+
+def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed: int,
+         size: str) -> list[Clip]:
+    weights = {v.id: voice_weight(v) for vs in split_voices.values() for v in vs}
+    total_w = sum(weights.values())
+    clips: list[Clip] = []
+    if name == "commands":
+        words = commands.TINY_WORDS if size == "tiny" else commands.WORDS
+        base = spec.target_clips / (total_w * len(words))
+        for split in SPLITS:
+            for v in split_voices[split]:
+                reps = max(1, round(base * weights[v.id]))
+                for w in words:
+                    for r in range(reps):
+                        clips.append(Clip(len(clips), split, v, w, r))
+    elif name == "sentences":
+        base = spec.target_clips / total_w
+        pools = _text_pools(seed)
+        for split in SPLITS:
+            pool = pools[split]
+            rng = np.random.default_rng([seed, 99, SPLITS.index(split)])
+            order = rng.permutation(len(pool))
+            k = 0
+            for v in split_voices[split]:
+                for r in range(max(1, round(base * weights[v.id]))):
+                    clips.append(Clip(len(clips), split, v, pool[order[k % len(order)]], r))
+                    k += 1
+    else:
+        raise ValueError(name)
+    return clips
+
+
+# Clips per voice, relative: voices built from real recordings of one person count more than
+# espeak-ng's formant variants (which all share one synthesizer).
+ENGINE_WEIGHT = {"espeak": 1.0, "mbrola": 1.0, "flite": 2.0, "festival": 2.0, "pico": 2.0,
+                 "rhvoice": 2.0}
+
+
+def voice_weight(v: V.Voice) -> float:
+    return 0.5 if v.variant else ENGINE_WEIGHT.get(v.engine, 1.0)
+
+
+_POOLS: dict[int, dict[str, list[str]]] = {}
+
+
+def _text_pools(seed: int) -> dict[str, list[str]]:
+    """Sentences by split (a sentence belongs to one split only)."""
+    key = 0  # the pool is fixed; the seed only changes which sentences are drawn
+    if key not in _POOLS:
+        pools = {s: [] for s in SPLITS}
+        for t in sentences.sentence_pool(n_grammar=8000, seed=0):
+            pools[sentences.split_of_text(t)].append(t)
+        _POOLS[key] = pools
+    return _POOLS[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Babble bank
+
+
+def babble_bank(split_voices: dict[str, list[V.Voice]], spec: SizeSpec, seed: int,
+                workdir: Path) -> dict[str, dict[str, tuple[str, np.ndarray]]]:
+    """``{split: {voice_id: (group, speech stream)}}`` from the split's own voices."""
+    pools = _text_pools(seed)
+    bank = {}
+    for si, split in enumerate(SPLITS):
+        vs = split_voices[split]
+        if len(vs) > spec.bank_voices:
+            idx = np.linspace(0, len(vs) - 1, spec.bank_voices).round().astype(int)
+            vs = [vs[i] for i in sorted(set(idx))]
+        rng = np.random.default_rng([seed, 777, si])
+        bank[split] = {}
+        for v in vs:
+            texts = [pools[split][int(rng.integers(len(pools[split])))] for _ in range(spec.bank_utts)]
+            ys = V.synthesize_many(v, [(t, 1.0, 1.0) for t in texts], sr=SR, workdir=workdir)
+            gap = np.zeros(int(0.15 * SR), np.float32)
+            stream = np.concatenate([np.concatenate([acoustics.trim_silence(y, SR), gap]) for y in ys])
+            bank[split][v.id] = (v.group, stream)
+    return bank
+
+
+# ---------------------------------------------------------------------------------------------
+# Clips
+
+_STATE: dict = {}
+
+
+def _init_worker(state):
+    _STATE.clear()
+    _STATE.update(state)
+
+
+def _synth_params(seed, code, index, aug: acoustics.AugmentConfig):
+    rng = np.random.default_rng([seed, code, index, 0])
+    return (float(rng.uniform(*aug.rate)), float(rng.uniform(*aug.pitch)),
+            float(rng.uniform(*aug.speed)), float(rng.uniform(*aug.tempo)),
+            float(rng.random()), float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
+
+
+def _process_unit(unit: list[Clip]) -> list[dict]:
+    """Synthesizes, augments and writes the clips of one voice; returns manifest rows."""
+    st = _STATE
+    name, seed, root, aug = st["name"], st["seed"], Path(st["root"]), st["aug"]
+    code = _CORPUS_CODE[name]
+    voice = unit[0].voice
+    params = [_synth_params(seed, code, c.index, aug) for c in unit]
+    ys = V.synthesize_many(voice, [(c.label, p[0], p[1]) for c, p in zip(unit, params)], sr=SR,
+                           workdir=st["tmp"])
+    rows = []
+    for c, p, y in zip(unit, params, ys):
+        _, _, spd, tmp, u_off, lead, trail = p
+        y = acoustics.trim_silence(y, SR)
+        y = acoustics.speed(y, spd)
+        y = acoustics.tempo(y, SR, tmp)
+        y = acoustics.trim_silence(y, SR)
+        y = y / (np.abs(y).max() + 1e-9)
+        if name == "commands":
+            n = SR
+            max_len = int(0.96 * SR)
+            if y.size > max_len:  # speed the word up to fit; never cut it
+                y = acoustics.tempo(y, SR, y.size / max_len * 1.03)
+                y = acoustics.trim_silence(y, SR)
+                if y.size > max_len:
+                    raise V.SynthesisError(voice, c.label, f"{y.size / SR:.2f} s does not fit 1 s")
+            margin = min(int(0.02 * SR), (n - y.size) // 2)
+            off = margin + int(u_off * (n - y.size - 2 * margin))
+        else:
+            off = int(lead * SR)
+            n = off + y.size + int(trail * SR)
+        buf = np.zeros(n, np.float32)
+        buf[off:off + y.size] = y
+        streams = [s for vid, (g, s) in st["bank"][c.split].items() if g != voice.group]
+        rng = np.random.default_rng([seed, code, c.index, 1])
+        out, aug_params = acoustics.augment(rng, buf, SR, aug, streams)
+        pcm = acoustics.to_int16(out)
+        stem = f"{c.index:06d}_{c.label}" if name == "commands" else f"{c.index:06d}"
+        rel = f"wav/{c.split}/{voice.id}/{stem}.wav"
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), pcm, SR, subtype="PCM_16")
+        rows.append({"index": c.index, "split": c.split, "path": rel, "label": c.label,
+                     "speaker": voice.id, "engine": voice.engine, "group": voice.group,
+                     "seconds": pcm.size / SR,
+                     "synth": {"rate": round(p[0], 3), "pitch": round(p[1], 3),
+                               "speed": round(spd, 3), "tempo": round(tmp, 3)},
+                     "aug": aug_params})
+    return rows
+
+
+def _units(clips: list[Clip], chunk: int) -> list[list[Clip]]:
+    by_voice: dict[tuple, list[Clip]] = {}
+    for c in clips:
+        by_voice.setdefault((c.split, c.voice.id), []).append(c)
+    units = []
+    for k in sorted(by_voice, key=lambda k: by_voice[k][0].index):
+        cs = by_voice[k]
+        units += [cs[i:i + chunk] for i in range(0, len(cs), chunk)]
+    # Slow engines first so that the workers finish together.
+    slow = {"rhvoice": 0, "festival": 1}
+    return sorted(units, key=lambda u: (slow.get(u[0].voice.engine, 2), u[0].index))
+
+
+def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = True,
+                 workers: int | None = None, aug: acoustics.AugmentConfig | None = None) -> dict:
+    """Builds the corpus into the (empty) folder ``root``; returns the info dict."""
+    spec = SIZES[name][size]
+    aug = aug or acoustics.AugmentConfig()
+    t0 = time.time()
+    voices = select_voices(spec)
+    split_voices, held = assign_splits(voices, seed)
+    clips = plan(name, spec, split_voices, seed, size)
+    tmp = root / ".tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    bank = babble_bank(split_voices, spec, seed, tmp)
+    state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
+             "tmp": str(tmp)}
+    workers = workers or spec.workers or min(2, os.cpu_count() or 1)
+    chunk = 16 if size == "tiny" else 48
+    units = _units(clips, chunk)
+    rows: list[dict] = []
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(clips), desc=f"{name}/{size}", unit="clip", disable=not progress,
+               file=sys.stderr)
+    try:
+        if workers <= 1:
+            _init_worker(state)
+            for u in units:
+                rows += _process_unit(u)
+                bar.update(len(u))
+        else:
+            # spawn, not fork: the caller may be a trainer with JAX threads running.
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
+                for r in pool.imap_unordered(_process_unit, units):
+                    rows += r
+                    bar.update(len(r))
+    finally:
+        bar.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows.sort(key=lambda r: r["index"])
+    for split in SPLITS:
+        with open(root / f"{split}.tsv", "w") as f:
+            for r in rows:
+                if r["split"] == split:
+                    f.write(f"{r['path']}\t{r['label']}\t{r['speaker']}\n")
+    with open(root / "clips.jsonl", "w") as f:
+        for r in rows:
+            f.write(json.dumps(r, sort_keys=True) + "\n")
+    split_info = {}
+    for split in SPLITS:
+        rs = [r for r in rows if r["split"] == split]
+        split_info[split] = {
+            "clips": len(rs),
+            "speakers": len({r["speaker"] for r in rs}),
+            "hours": sum(r["seconds"] for r in rs) / 3600.0,
+            "engines": sorted({r["engine"] for r in rs}),
+            "voice_groups": sorted({r["group"] for r in rs}),
+            "voices": sorted({r["speaker"] for r in rs}),
+        }
+    labels = list(commands.WORDS) if name == "commands" else None
+    return {
+        "name": name, "size": size, "seed": seed, "sample_rate": SR,
+        "task": "keyword spotting" if name == "commands" else "speech recognition",
+        "clip_seconds": 1.0 if name == "commands" else None,
+        "labels": labels,
+        "transcript_alphabet": None if labels else "abcdefghijklmnopqrstuvwxyz' ",
+        "splits": split_info,
+        "held_out_engine": held,
+        "augmentation": dataclasses.asdict(aug),
+        "versions": {"format": FORMAT_VERSION, "engines": V.engine_versions(),
+                     "python": sys.version.split()[0], "numpy": np.__version__,
+                     "pyroomacoustics": _version("pyroomacoustics"), "soxr": _version("soxr")},
+        "fingerprint": manifest_fingerprint(root, name, size, seed),
+        "build_seconds": round(time.time() - t0, 2),
+        "complete": True,
+    }
+
+
+def manifest_fingerprint(root: Path, name: str, size: str, seed: int) -> str:
+    """Identifies a build: its manifests, name, size, seed and format version."""
+    h = hashlib.sha256(json.dumps([name, size, seed, FORMAT_VERSION]).encode())
+    for split in SPLITS:
+        h.update((root / f"{split}.tsv").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _version(mod):
+    try:
+        from importlib.metadata import version
+        return version(mod)
+    except Exception:  # noqa: BLE001
+        return ""

@@ -1,0 +1,364 @@
+"""The host-side input pipeline on grain: decode, resample, mono, crop/pad, batch, shard, prefetch.
+
+    loader = make_loader(source, sample_rate=16000, batch_size=64, train=True, seed=0,
+                         label_to_id={name: i for i, name in enumerate(labels)})
+    it = iter(loader)
+    batch = next(it)      # numpy: audio (B, max_length) f32, length (B,) i32, label (B,) i32,
+                          #        mask (B,) bool, id (B,) str, speaker (B,) str
+    state = it.get_state()                 # bytes: save with the checkpoint
+    it2 = iter(loader); it2.set_state(state)   # next(it2) is the batch next(it) would give
+
+Per example (in this order):
+  * decode and resample to ``sample_rate``, mixed down to mono (in grain's reader threads);
+  * crop to ``max_length`` samples: train, a random window drawn from the record's own RNG
+    (seed + position in the sampler, so a restored iterator draws the same crops); eval, the
+    centre window, ``offset = (length - max_length) // 2`` as the article does;
+  * zero-pad shorter clips at the end; ``length`` keeps the true number of samples.
+
+Batches have static shapes. Training drops the last partial batch (``drop_remainder``); eval pads
+it with ``mask == False`` rows, so an evaluation counts every example exactly once. With several
+processes each one reads every ``shard_count``-th example; shards are made equal in length
+(train: by reusing examples from the start, eval: by masked padding rows), so all processes run
+the same number of steps.
+
+Bad examples (missing/corrupt/truncated/empty clip, NaN/Inf, unknown label): with
+``on_bad='error'`` (default) the iterator raises :class:`BadExampleError` with the data check's
+message (``train.tsv:12: wav/a.wav: truncated: ...``); with ``on_bad='skip'`` the example's row is
+masked out (``mask == False``, zero audio) and the iterator records it: ``it.skipped`` maps each
+message to how often it was met, ``it.report()`` says how many and which, and the first time each
+one is met a warning is logged. Nothing is dropped silently. A trainer must therefore weight its
+loss with ``mask`` in training as well as in evaluation.
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import json
+import logging
+import math
+from typing import Any, Callable, Iterator, Mapping
+
+import grain
+import numpy as np
+
+from audiojax.data.sources import BadExampleError, Source, decode_record
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BadExampleError", "Loader", "LoaderIterator", "make_loader", "numeric"]
+
+LabelMap = Mapping[str, int] | Callable[[str], Any] | None
+
+
+class _ShardView:
+    """Every ``shard_count``-th record of ``source`` from ``shard_index``, decoded.
+
+    Padded to ``ceil(len(source) / shard_count)`` so that every process gets as many: with
+    ``pad='wrap'`` by reusing records from the start, with ``pad='mask'`` by placeholder rows.
+    Decoding happens here because grain reads a data source from a pool of threads.
+    """
+
+    def __init__(self, source: Source, sample_rate: int, shard_index: int, shard_count: int,
+                 pad: str, on_bad: str):
+        if not 0 <= shard_index < shard_count:
+            raise ValueError(f"shard_index {shard_index} out of range for shard_count {shard_count}")
+        if len(source) == 0:
+            raise ValueError(f"{source!r} is empty")
+        self.source, self.sample_rate = source, sample_rate
+        self.shard_index, self.shard_count = shard_index, shard_count
+        self.pad, self.on_bad = pad, on_bad
+        self._n = len(source)
+        self._len = math.ceil(self._n / shard_count)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        j = self.shard_index + int(index) * self.shard_count
+        if j >= self._n:
+            if self.pad == "mask":
+                return {"padding": True}
+            j %= self._n
+        record = self.source[j]
+        example = {k: record[k] for k in ("label", "speaker", "id", "origin")}
+        try:
+            example["audio"] = decode_record(record, self.sample_rate)
+            example["error"] = ""
+        except BadExampleError as e:
+            if self.on_bad == "error":
+                raise
+            example["audio"], example["error"] = None, str(e)
+        return example
+
+    def __repr__(self) -> str:
+        return (f"_ShardView({self.source!r}, sample_rate={self.sample_rate}, "
+                f"shard={self.shard_index}/{self.shard_count}, pad={self.pad})")
+
+
+class _CropPad(grain.transforms.RandomMap):
+    """Crops (train: random, eval: centre) or zero-pads to ``max_length``; maps the label."""
+
+    def __init__(self, max_length: int, train: bool, label_to_id: LabelMap, pad_label, on_bad: str):
+        self.max_length, self.train = max_length, train
+        self.label_to_id, self.pad_label, self.on_bad = label_to_id, pad_label, on_bad
+
+    def _label(self, example):
+        label = example["label"]
+        if self.label_to_id is None:
+            return label
+        if isinstance(self.label_to_id, Mapping):
+            if label not in self.label_to_id:
+                raise BadExampleError(example["origin"], example["id"],
+                                      f"unknown label {label!r} (not among the {len(self.label_to_id)} labels)")
+            return np.int32(self.label_to_id[label])
+        return self.label_to_id(label)
+
+    def _empty(self, example, error: str) -> dict[str, Any]:
+        return {
+            "audio": np.zeros(self.max_length, np.float32),
+            "length": np.int32(0),
+            "label": self.pad_label,
+            "mask": np.bool_(False),
+            "id": example.get("id", ""),
+            "speaker": example.get("speaker", ""),
+            "error": error,
+        }
+
+    def random_map(self, example, rng: np.random.Generator):
+        if example.get("padding"):
+            return self._empty({}, "")
+        if example["error"]:
+            return self._empty(example, example["error"])
+        try:
+            label = self._label(example)
+        except BadExampleError as e:
+            if self.on_bad == "error":
+                raise
+            return self._empty(example, str(e))
+        y = example["audio"]
+        n, size = y.shape[0], self.max_length
+        if n >= size:
+            offset = int(rng.integers(0, n - size + 1)) if self.train else (n - size) // 2
+            out = np.ascontiguousarray(y[offset:offset + size], np.float32)
+            length = size
+        else:
+            out = np.zeros(size, np.float32)
+            out[:n] = y
+            length = n
+        return {
+            "audio": out,
+            "length": np.int32(length),
+            "label": label,
+            "mask": np.bool_(True),
+            "id": example["id"],
+            "speaker": example["speaker"],
+            "error": "",
+        }
+
+
+class _PadBatch(grain.transforms.Map):
+    """Pads a short (last) eval batch to ``batch_size`` rows with ``mask == False``."""
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+
+    def map(self, batch):
+        b = batch["mask"].shape[0]
+        if b == self.batch_size:
+            return batch
+        out = {}
+        for key, value in batch.items():
+            value = np.asarray(value)
+            pad = np.zeros((self.batch_size - b,) + value.shape[1:], value.dtype)  # "" for strings
+            out[key] = np.concatenate([value, pad])
+        return out
+
+
+class LoaderIterator(Iterator[dict[str, np.ndarray]]):
+    """Wraps grain's iterator: records skipped bad examples and saves them with the state."""
+
+    def __init__(self, grain_iterator):
+        self._it = grain_iterator
+        self.skipped: collections.Counter[str] = collections.Counter()
+
+    def __iter__(self):
+        return self
+
+    def __enter__(self) -> "LoaderIterator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        if self._it is None:
+            raise RuntimeError("this data iterator was closed")
+        try:
+            batch = next(self._it)
+        except (StopIteration, BadExampleError):
+            self.close()  # end of data or a stop: free the workers and their batches now
+            raise
+        errors = batch.pop("error")
+        for message in errors[errors != ""].tolist():
+            if message not in self.skipped:
+                logger.warning("skipping bad example: %s", message)
+            self.skipped[message] += 1
+        return batch
+
+    def get_state(self) -> bytes:
+        """JSON bytes: grain's iterator state plus the bad examples skipped so far."""
+        return json.dumps({"grain": json.loads(self._it.get_state().decode()),
+                           "skipped": dict(self.skipped)}).encode()
+
+    def set_state(self, state: bytes) -> None:
+        state = json.loads(state.decode() if isinstance(state, bytes) else state)
+        self._it.set_state(json.dumps(state["grain"]).encode())
+        self.skipped = collections.Counter(state.get("skipped", {}))
+
+    def report(self) -> str:
+        """``"no bad examples skipped"`` or the count and each message (with repeats)."""
+        if not self.skipped:
+            return "no bad examples skipped"
+        total = sum(self.skipped.values())
+        lines = [f"skipped {total} bad example(s) ({len(self.skipped)} distinct):"]
+        lines += [f"  {m}" + (f"  (x{c})" if c > 1 else "") for m, c in sorted(self.skipped.items())]
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        """Stops worker processes and frees the batches they had prepared (shared memory)."""
+        if self._it is None:
+            return
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+        self._it = None
+        gc.collect()  # unlink prefetched shared-memory batches now, not at interpreter exit
+
+
+class Loader:
+    """An iterable over batches; each ``iter()`` starts a fresh :class:`LoaderIterator`."""
+
+    def __init__(self, data_loader: grain.DataLoader, *, num_examples: int, batch_size: int,
+                 shard_length: int):
+        self.data_loader = data_loader
+        self.num_examples = num_examples  # in the whole source (all shards)
+        self.batch_size = batch_size
+        self.shard_length = shard_length  # examples per epoch in this process, padding included
+
+    def __iter__(self) -> LoaderIterator:
+        return LoaderIterator(iter(self.data_loader))
+
+
+def make_loader(
+    source: Source,
+    *,
+    sample_rate: int,
+    batch_size: int,
+    train: bool,
+    max_length: int | None = None,
+    seed: int = 0,
+    shuffle: bool | None = None,
+    num_epochs: int | None = None,
+    worker_count: int = 0,
+    worker_buffer_size: int = 2,
+    read_threads: int = 2,
+    shard_index: int | None = None,
+    shard_count: int | None = None,
+    label_to_id: LabelMap = None,
+    on_bad: str = "error",
+    drop_remainder: bool | None = None,
+) -> Loader:
+    """A grain loader of fixed-shape numpy batches from ``source``.
+
+    Args:
+      source: a random-access source (:mod:`audiojax.data.sources`).
+      sample_rate: rate to resample every clip to, Hz.
+      batch_size: examples per batch (per process).
+      train: random crops, shuffling, infinite epochs, drop the last partial batch; else centre
+        crops, one pass in order, last batch padded with ``mask == False``.
+      max_length: samples per example (default ``4 * sample_rate``, the article's 4 s).
+      seed: seeds shuffling and random crops (a 32-bit non-negative int).
+      shuffle: default ``train``.
+      num_epochs: default None (forever) when training, 1 for eval.
+      worker_count: grain worker processes (0: in this process). Prefetching: decoding also
+        runs ahead in ``read_threads`` reader threads per process. Workers are spawned: the
+        program's entry point needs an ``if __name__ == "__main__":`` guard, and absl flags are
+        marked parsed (defaults) if they were not (a grain 0.2.18 bug).
+      worker_buffer_size: batches each worker prepares ahead.
+      shard_index, shard_count: default ``jax.process_index()``, ``jax.process_count()``.
+      label_to_id: dict name -> int (unknown labels are bad examples), a callable (e.g. a
+        tokenizer for transcripts; its outputs are stacked; with workers it must be picklable,
+        i.e. defined at module level), or None to keep the strings.
+      on_bad: ``'error'`` raises :class:`BadExampleError`; ``'skip'`` masks the example out and
+        records it (see :meth:`LoaderIterator.report`).
+      drop_remainder: default ``train``.
+
+    Returns:
+      A :class:`Loader`; ``iter(loader)`` yields dicts of numpy arrays: ``audio`` float32
+      ``(batch, max_length)``, ``length`` int32 ``(batch,)``, ``label`` (int32 ``(batch,)`` for
+      a dict mapping), ``mask`` bool ``(batch,)``, ``id`` and ``speaker`` str ``(batch,)``.
+    """
+    if on_bad not in ("error", "skip"):
+        raise ValueError(f"on_bad must be 'error' or 'skip', got {on_bad!r}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if shard_index is None or shard_count is None:
+        import jax  # noqa: PLC0415 (not needed by worker processes)
+
+        shard_index = jax.process_index() if shard_index is None else shard_index
+        shard_count = jax.process_count() if shard_count is None else shard_count
+    max_length = int(max_length if max_length is not None else 4 * sample_rate)
+    shuffle = train if shuffle is None else shuffle
+    num_epochs = (None if train else 1) if num_epochs is None else num_epochs
+    drop_remainder = train if drop_remainder is None else drop_remainder
+
+    if label_to_id is None:
+        pad_label = np.str_("")
+    elif isinstance(label_to_id, Mapping):
+        pad_label = np.int32(0)
+        label_to_id = dict(label_to_id)
+    else:
+        pad_label = np.zeros_like(np.asarray(label_to_id(source[0]["label"])))
+
+    view = _ShardView(source, sample_rate, shard_index, shard_count,
+                      pad="wrap" if train else "mask", on_bad=on_bad)
+    sampler = grain.samplers.IndexSampler(
+        num_records=len(view),
+        shard_options=grain.sharding.NoSharding(),  # _ShardView shards (grain's would drop examples)
+        shuffle=shuffle,
+        num_epochs=num_epochs,
+        seed=seed,
+    )
+    operations: list = [
+        _CropPad(max_length, train, label_to_id, pad_label, on_bad),
+        grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder),
+    ]
+    if not drop_remainder:
+        operations.append(_PadBatch(batch_size))
+    if worker_count > 0:
+        _parse_absl_flags()
+    data_loader = grain.DataLoader(
+        data_source=view,
+        sampler=sampler,
+        operations=operations,
+        worker_count=worker_count,
+        worker_buffer_size=worker_buffer_size,
+        shard_options=grain.sharding.NoSharding(),
+        read_options=grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=4 * batch_size),
+    )
+    return Loader(data_loader, num_examples=len(source), batch_size=batch_size, shard_length=len(view))
+
+
+def _parse_absl_flags() -> None:
+    """grain 0.2.18 reads an absl flag when it starts worker processes and fails if the program
+    did not parse absl flags (google/grain#1355, fixed upstream by #1361/#1362): use defaults."""
+    from absl import flags  # noqa: PLC0415
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
+def numeric(batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The fields that can go to a device (drops the string ones: ``id``, ``speaker``, ...)."""
+    return {k: v for k, v in batch.items() if np.asarray(v).dtype.kind not in ("U", "S", "O")}

@@ -1,0 +1,133 @@
+"""On-device augmentation: numbers, padding untouched, determinism, under jit."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from audiojax.data import augment
+
+B, T = 6, 2000
+LENGTHS = np.array([2000, 1500, 1000, 700, 2000, 1])
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(0)
+    t = np.arange(T) / 16000
+    x = (0.5 * np.sin(2 * np.pi * 440 * t)[None, :] * rng.uniform(0.2, 1.0, (B, 1))
+         + 0.01 * rng.standard_normal((B, T))).astype(np.float32)
+    x[np.arange(T)[None, :] >= LENGTHS[:, None]] = 0.0
+    noise = rng.standard_normal((B, T)).astype(np.float32)
+    return jnp.asarray(x), jnp.asarray(noise)
+
+
+def _padding_is_zero(y):
+    return not np.asarray(y)[np.arange(T)[None, :] >= LENGTHS[:, None]].any()
+
+
+def test_random_gain(batch):
+    x, _ = batch
+    f = jax.jit(augment.random_gain, static_argnums=(2, 3))
+    key = jax.random.key(0)
+    y = f(key, x, -6.0, 6.0)
+    gain_db = 20 * np.log10(np.abs(np.asarray(y)[:, 0] / np.asarray(x)[:, 0]))
+    assert np.all(gain_db >= -6.0 - 1e-4) and np.all(gain_db <= 6.0 + 1e-4) and np.ptp(gain_db) > 1.0
+    # one gain per example
+    ratio = np.asarray(y)[:5, :700] / np.asarray(x)[:5, :700]
+    np.testing.assert_allclose(ratio, ratio[:, :1] * np.ones((1, 700)), rtol=1e-5)
+    assert _padding_is_zero(y)
+    np.testing.assert_array_equal(y, f(key, x, -6.0, 6.0))
+    assert not np.array_equal(y, f(jax.random.key(1), x, -6.0, 6.0))
+
+
+def test_random_time_shift(batch):
+    x, _ = batch
+    f = jax.jit(augment.random_time_shift, static_argnums=(3,))
+    key = jax.random.key(3)
+    y = np.asarray(f(key, x, LENGTHS, 300))
+    xs = np.asarray(x)
+    assert _padding_is_zero(y)
+    shifts = []
+    for b in range(B):
+        n = LENGTHS[b]
+        if n < 600:
+            continue
+        # recover the shift by matching the valid part
+        found = [s for s in range(-300, 301)
+                 if np.array_equal(y[b, max(s, 0):n + min(s, 0)], xs[b, max(-s, 0):n - max(s, 0)])]
+        assert len(found) == 1, b
+        s = found[0]
+        shifts.append(s)
+        # the opened gap is silence
+        if s > 0:
+            assert not y[b, :s].any()
+        elif s < 0:
+            assert not y[b, n + s:n].any()
+    assert len(set(shifts)) > 1
+    np.testing.assert_array_equal(y, f(key, x, LENGTHS, 300))
+    np.testing.assert_array_equal(f(key, x, LENGTHS, 0), x)
+
+
+@pytest.mark.parametrize("snr", [0.0, 10.0, -5.0, 30.0])
+def test_mix_noise_hits_the_requested_snr(batch, snr):
+    x, noise = batch
+    f = jax.jit(augment.mix_noise)
+    y = f(jax.random.key(0), x, noise, snr, LENGTHS)
+    measured = np.asarray(augment.snr_db(x, y - x, LENGTHS))
+    np.testing.assert_allclose(measured, snr, atol=1e-3)
+    assert _padding_is_zero(y)
+    # measured over the true length only: same SNR whatever lies in the noise's padding region
+    y2 = f(jax.random.key(0), x, noise.at[:, 1600:].multiply(100.0), snr, LENGTHS)
+    np.testing.assert_allclose(np.asarray(augment.snr_db(x, y2 - x, LENGTHS))[[2, 3, 5]], snr, atol=1e-3)
+
+
+def test_mix_noise_random_snr_range_and_edge_cases(batch):
+    x, noise = batch
+    y = augment.mix_noise(jax.random.key(5), x, noise, 5.0, LENGTHS, max_snr_db=15.0)
+    measured = np.asarray(augment.snr_db(x, y - x, LENGTHS))
+    assert np.all(measured >= 5.0 - 1e-3) and np.all(measured <= 15.0 + 1e-3) and np.ptp(measured) > 1.0
+    np.testing.assert_array_equal(y, augment.mix_noise(jax.random.key(5), x, noise, 5.0, LENGTHS, max_snr_db=15.0))
+    # per-example SNRs; a 1-D noise shared by all; silent signal and silent noise stay as they were
+    snrs = jnp.array([0.0, 3.0, 6.0, 9.0, 12.0, 15.0])
+    y = augment.mix_noise(jax.random.key(0), x, noise[0], snrs, LENGTHS)
+    np.testing.assert_allclose(np.asarray(augment.snr_db(x, y - x, LENGTHS)), snrs, atol=1e-3)
+    silent = augment.mix_noise(jax.random.key(0), jnp.zeros_like(x), noise, 10.0, LENGTHS)
+    assert not np.asarray(silent).any()
+    np.testing.assert_array_equal(augment.mix_noise(jax.random.key(0), x, jnp.zeros_like(x), 10.0, LENGTHS), x)
+
+
+def test_spec_augment_masks(batch):
+    rng = np.random.default_rng(1)
+    frames, feats = 50, 20
+    lengths = np.array([50, 40, 30, 20, 10, 5])
+    valid = np.arange(frames)[None, :] < lengths[:, None]
+    x = jnp.asarray(np.where(valid[..., None], rng.uniform(1, 2, (B, frames, feats)), 0.0).astype(np.float32))
+    f = jax.jit(augment.spec_augment, static_argnums=(2, 3, 4, 5))
+    g = jax.jit(augment.spec_augment_masks, static_argnums=(1, 2, 3, 4, 5))
+    widths_t, widths_f = [], []
+    for seed in range(20):
+        key = jax.random.key(seed)
+        y = np.asarray(f(key, x, 1, 8, 1, 6, lengths))
+        tmask, fmask = (np.asarray(m) for m in g(key, x.shape, 1, 8, 1, 6, lengths))
+        expected = (tmask[:, :, None] | fmask[:, None, :]) & valid[..., None]
+        np.testing.assert_array_equal(y == 0, expected | ~valid[..., None])
+        np.testing.assert_array_equal(y[~expected], np.asarray(x)[~expected])  # the rest untouched
+        for b in range(B):
+            t = np.flatnonzero(tmask[b])
+            fr = np.flatnonzero(fmask[b])
+            for band, limit, widths in ((t, lengths[b], widths_t), (fr, feats, widths_f)):
+                if band.size:  # one contiguous band inside the limit
+                    assert np.array_equal(band, np.arange(band[0], band[-1] + 1)) and band[-1] < limit
+                widths.append(band.size)
+    assert max(widths_t) == 8 and max(widths_f) == 6 and min(widths_t) == 0
+    assert 2 < np.mean(widths_t) < 6 and 1.5 < np.mean(widths_f) < 4.5  # uniform in [0, max]
+    y1 = f(jax.random.key(0), x, 2, 8, 2, 6, lengths)
+    np.testing.assert_array_equal(y1, f(jax.random.key(0), x, 2, 8, 2, 6, lengths))
+    assert not np.array_equal(y1, f(jax.random.key(1), x, 2, 8, 2, 6, lengths))
+    np.testing.assert_array_equal(f(jax.random.key(0), x, 0, 8, 0, 6, None), x)
+    # several masks: at most num * max_width masked frames
+    tm, _ = g(jax.random.key(2), (B, frames, feats), 3, 5, 0, 0, None)
+    assert np.asarray(tm).sum(axis=1).max() <= 15

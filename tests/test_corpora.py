@@ -1,0 +1,242 @@
+"""Local synthetic corpora: formats, speaker-disjoint splits, determinism, TFDS round trip."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiojax.data import SPLITS, corpus_dir
+from audiojax.data.corpora import WORDS, build, acoustics, sentences, voices
+from audiojax.data.corpora.builder import assign_splits
+
+
+def read_manifest(root: Path, split: str) -> list[tuple[str, str, str]]:
+    rows = []
+    for line in (root / f"{split}.tsv").read_text().splitlines():
+        fields = line.split("\t")
+        assert len(fields) == 3, f"{split}.tsv: bad line {line!r}"
+        rows.append(tuple(fields))
+    return rows
+
+
+def clip_records(root: Path) -> list[dict]:
+    return [json.loads(l) for l in (root / "clips.jsonl").read_text().splitlines()]
+
+
+# --- format -----------------------------------------------------------------------------------
+
+
+def test_commands_layout_and_manifests(tiny_commands, tiny_data_dir):
+    root = tiny_commands.path
+    assert root == corpus_dir(tiny_data_dir, "commands", "tiny")
+    info = json.loads((root / "info.json").read_text())
+    assert info["name"] == "commands" and info["size"] == "tiny" and info["seed"] == 0
+    assert info["sample_rate"] == 16000
+    assert info["labels"] == list(WORDS) and len(WORDS) == 35 and WORDS[0] == "backward"
+    total = 0
+    for split in SPLITS:
+        rows = read_manifest(root, split)
+        assert rows, split
+        assert info["splits"][split]["clips"] == len(rows)
+        assert info["splits"][split]["speakers"] == len({s for _, _, s in rows})
+        for rel, label, speaker in rows:
+            assert not rel.startswith("/") and rel.endswith(".wav")
+            assert (root / rel).is_file()
+            assert label in WORDS
+            assert Path(rel).parts[:3] == ("wav", split, speaker)
+        total += len(rows)
+    assert 20 <= total <= 60  # tiny means tiny
+    text = str(tiny_commands)
+    for split in SPLITS:
+        assert split in text
+
+
+def test_commands_clips_are_one_second_audible_and_unclipped(tiny_commands):
+    root = tiny_commands.path
+    for split in SPLITS:
+        for rel, label, _ in read_manifest(root, split):
+            i = sf.info(str(root / rel))
+            assert (i.samplerate, i.channels, i.subtype, i.frames) == (16000, 1, "PCM_16", 16000)
+            y, _ = sf.read(str(root / rel), dtype="int16")
+            peak = int(np.abs(y.astype(np.int32)).max())
+            assert peak > 0.03 * 32767, f"{rel} is nearly silent (peak {peak})"
+            assert peak < 0.95 * 32767, f"{rel} is clipped or at full scale (peak {peak})"
+            # Speech, not a constant: the loudest 50 ms frame stands well above the quietest.
+            frames = y[: 16000 // 800 * 800].astype(np.float64).reshape(-1, 800)
+            e = np.sqrt(np.mean(frames ** 2, axis=1)) + 1e-3
+            assert e.max() / e.min() > 2.0, f"{rel}: no speech envelope"
+
+
+def test_commands_word_fits_inside_the_clip(tiny_commands):
+    """Recorded placement: trimmed word never reaches past the end (the buffer is 1 s)."""
+    for r in clip_records(tiny_commands.path):
+        assert r["seconds"] == 1.0
+
+
+def test_sentences_transcripts_and_audio(tiny_sentences):
+    root = tiny_sentences.path
+    texts = {}
+    for split in SPLITS:
+        rows = read_manifest(root, split)
+        assert rows
+        for rel, label, speaker in rows:
+            assert re.fullmatch(r"[a-z']+( [a-z']+)*", label), label
+            assert len(label.split()) >= 3
+            y, sr = sf.read(str(root / rel), dtype="int16")
+            assert sr == 16000 and y.ndim == 1
+            assert 0.5 < y.size / sr < 15
+            assert 0.03 * 32767 < np.abs(y.astype(np.int32)).max() < 0.95 * 32767
+            texts.setdefault(split, set()).add(label)
+    assert not texts["train"] & texts["test"], "a test sentence is also in train"
+    assert tiny_sentences.info["labels"] is None
+
+
+def test_normalize():
+    assert sentences.normalize("Don't STOP -- it's 'fine', Mr. O'Neil!") == \
+        "don't stop it's fine mr o'neil"
+    assert sentences.normalize("  Two\tspaces\n") == "two spaces"
+    for s in sentences.grammar_sentences(200):
+        assert re.fullmatch(r"[a-z']+( [a-z']+)*", s), s
+
+
+# --- speakers and splits ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("corpus", ["tiny_commands", "tiny_sentences"])
+def test_splits_are_speaker_disjoint_with_an_unseen_engine(corpus, request):
+    summary = request.getfixturevalue(corpus)
+    root = summary.path
+    speakers = {s: {spk for _, _, spk in read_manifest(root, s)} for s in SPLITS}
+    assert all(len(v) >= 1 for v in speakers.values())
+    assert not speakers["train"] & speakers["validation"]
+    assert not speakers["train"] & speakers["test"]
+    assert not speakers["validation"] & speakers["test"]
+    recs = clip_records(root)
+    groups = {s: {r["group"] for r in recs if r["split"] == s} for s in SPLITS}
+    assert not groups["train"] & groups["test"] and not groups["train"] & groups["validation"]
+    engines = {s: {r["engine"] for r in recs if r["split"] == s} for s in SPLITS}
+    held = summary.info["held_out_engine"]
+    assert held in engines["test"] and held not in engines["train"]
+    assert engines["test"] - engines["train"]
+
+
+def test_assign_splits_on_a_full_voice_set():
+    """With every engine installed: pico is test-only, groups never straddle splits."""
+    vs = []
+    for acc in voices.ESPEAK_ACCENTS:
+        vs.append(voices.Voice("espeak", acc, f"espeak-{acc}"))
+    vs += voices.with_variants(vs, 6)
+    vs += [voices.Voice("flite", n, g) for n, g in voices.FLITE_VOICES.items()]
+    vs += [voices.Voice("festival", n, g) for n, (g, _) in voices.FESTIVAL_VOICES.items()]
+    vs += [voices.Voice("mbrola", n, f"mbrola-{d}") for n, d in voices.MBROLA_VOICES.items()]
+    vs += [voices.Voice("pico", n, g) for n, g in voices.PICO_VOICES.items()]
+    vs += [voices.Voice("rhvoice", n, g) for n, g in voices.RHVOICE_VOICES.items()]
+    for seed in range(5):
+        splits, held = assign_splits(vs, seed)
+        assert held == "pico"
+        assert sum(len(v) for v in splits.values()) == len(vs)
+        g = {s: {v.group for v in splits[s]} for s in SPLITS}
+        assert not g["train"] & g["test"] and not g["train"] & g["validation"] \
+            and not g["validation"] & g["test"]
+        assert all(v.engine != "pico" for v in splits["train"] + splits["validation"])
+        assert len(splits["train"]) >= 30
+        assert len({v.engine for v in splits["train"]}) >= 4
+    # The same seed gives the same assignment.
+    assert assign_splits(vs, 3) == assign_splits(vs, 3)
+
+
+# --- determinism and reuse --------------------------------------------------------------------
+
+
+def test_same_seed_same_corpus_in_another_dir_with_other_worker_count(tiny_commands, tmp_path):
+    again = build("commands", tmp_path, size="tiny", seed=0, progress=False, workers=2,
+                  tfds=False)
+    a, b = tiny_commands.path, again.path
+    for split in SPLITS:
+        assert (a / f"{split}.tsv").read_bytes() == (b / f"{split}.tsv").read_bytes()
+        for rel, _, _ in read_manifest(a, split):
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    assert again.info["fingerprint"] == tiny_commands.info["fingerprint"]
+
+
+def test_existing_build_is_reused(tiny_commands, tiny_data_dir):
+    before = (tiny_commands.path / "info.json").stat().st_mtime_ns
+    again = build("commands", tiny_data_dir, size="tiny", seed=0, progress=False)
+    assert again.reused and again.seconds < 5
+    assert (tiny_commands.path / "info.json").stat().st_mtime_ns == before
+    assert not [p for p in tiny_data_dir.iterdir() if ".building-" in p.name]
+
+
+# --- TFDS -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("corpus", ["tiny_commands", "tiny_sentences"])
+def test_tfds_data_source_round_trip(corpus, request):
+    import tensorflow_datasets as tfds
+
+    import audiojax.data.corpora.tfds_builders  # noqa: F401 - registers the builders
+
+    summary = request.getfixturevalue(corpus)
+    root = summary.path
+    sources = tfds.data_source(f"audiojax_{summary.name}/tiny", data_dir=summary.tfds_dir,
+                               download=False)
+    for split in SPLITS:
+        rows = {rel[:-4]: (label, spk) for rel, label, spk in read_manifest(root, split)}
+        src = sources[split]
+        assert len(src) == len(rows)
+        seen = set()
+        for i in range(len(src)):
+            ex = src[i]
+            key = ex["id"].decode()
+            label, spk = rows[key]
+            wav, sr = sf.read(str(root / (key + ".wav")), dtype="int16")
+            assert ex["audio"].dtype == np.int16
+            np.testing.assert_array_equal(ex["audio"], wav)
+            assert ex["speaker"].decode() == spk
+            if summary.name == "commands":
+                assert WORDS[int(ex["label"])] == label
+            else:
+                assert ex["label"].decode() == label
+            seen.add(key)
+        assert seen == set(rows)
+    assert "tensorflow" not in sys.modules  # everything above ran without TensorFlow
+
+
+# --- engines and acoustics --------------------------------------------------------------------
+
+
+def test_bad_synthesis_names_voice_and_text():
+    for v in (voices.Voice("espeak", "xx-no-such-voice", "g"),
+              voices.Voice("flite", "no_such_voice", "g")):
+        with pytest.raises(voices.SynthesisError, match=r"no_such_voice|xx-no-such-voice") as e:
+            voices.synthesize(v, "hello world")
+        assert "hello world" in str(e.value)
+
+
+def test_acoustics_primitives():
+    rng = np.random.default_rng(0)
+    sr = 16000
+    t = np.arange(sr) / sr
+    tone = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    padded = np.concatenate([np.zeros(4000, np.float32), tone, np.zeros(4000, np.float32)])
+    trimmed = acoustics.trim_silence(padded, sr)
+    assert sr <= trimmed.size <= sr + 800
+    slow = acoustics.tempo(tone, sr, 0.8)
+    assert abs(slow.size - sr / 0.8) < 400
+    assert acoustics.speed(tone, 1.1).size == pytest.approx(sr / 1.1, abs=2)
+    noise = acoustics.coloured_noise(rng, sr, 0.0)
+    mixed = acoustics.mix_at_snr(tone, noise, 10.0, sr)
+    snr = 10 * np.log10(np.mean(tone ** 2) / np.mean((mixed - tone) ** 2))
+    assert snr == pytest.approx(10.0, abs=0.2)
+    pink = np.abs(np.fft.rfft(acoustics.coloured_noise(rng, 1 << 15, 1.0))) ** 2
+    f = np.fft.rfftfreq(1 << 15)
+    lo, hi = pink[(f > 0.005) & (f < 0.01)].mean(), pink[(f > 0.2) & (f < 0.4)].mean()
+    assert lo > 10 * hi  # pink noise falls with frequency
+    h, room = acoustics.room_ir(rng, sr, (0.3, 0.6))
+    assert np.argmax(np.abs(h)) < 20 and h.size > 0.2 * sr and 0.1 < room["rt60"] <= 0.6
