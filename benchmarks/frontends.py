@@ -1,0 +1,114 @@
+"""Batched log-mel and MFCC: audiojax (jit-compiled) vs librosa, and the rfft floor.
+
+Usage: .venv/bin/python benchmarks/frontends.py [--quick] [--repeats N]
+
+For each batch shape, every method is timed once per round, rounds interleaved (so machine
+load hits all methods alike), and the median over rounds is reported. Compile time is measured
+separately (lower + compile). The floor is a compiled bare ``rfft`` + power on already-framed,
+already-windowed data of the same size as the STFT frames: what no log-mel can beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import librosa
+import numpy as np
+
+from audiojax import frontends as F
+
+SR, N_FFT, WIN, HOP, N_MELS, N_MFCC = 16000, 512, 400, 160, 80, 20
+MEL = dict(sr=SR, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=N_MELS)
+SHAPES = {"64 x 1 s": (64, SR), "8 x 10 s": (8, 10 * SR)}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        return f"{names[0]} ({len(names)} cores)"
+    except OSError:
+        return platform.processor() or "unknown CPU"
+
+
+def _block(x):
+    return jax.block_until_ready(x) if isinstance(x, jax.Array) else x
+
+
+def _compile(fn, arg) -> tuple[callable, float]:
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(arg).compile()
+    return compiled, time.perf_counter() - start
+
+
+def bench_shape(batch: int, samples: int, repeats: int) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal((batch, samples))).astype(np.float32)
+    y_dev = jnp.asarray(y)
+    n_frames = int(F.frames_for_length(samples, N_FFT, HOP))
+    framed = jnp.asarray(rng.standard_normal((batch, n_frames, N_FFT)).astype(np.float32))
+
+    logmel, c_logmel = _compile(lambda x: F.power_to_db(F.melspectrogram(y=x, **MEL)), y_dev)
+    mfcc, c_mfcc = _compile(lambda x: F.mfcc(y=x, n_mfcc=N_MFCC, **MEL), y_dev)
+    floor, _ = _compile(lambda f: jnp.square(jnp.abs(jnp.fft.rfft(f, axis=-1))), framed)
+
+    methods = {
+        "audiojax log-mel": lambda: logmel(y_dev),
+        "librosa log-mel": lambda: librosa.power_to_db(librosa.feature.melspectrogram(y=y, **MEL)),
+        "audiojax MFCC": lambda: mfcc(y_dev),
+        "librosa MFCC": lambda: librosa.feature.mfcc(y=y, n_mfcc=N_MFCC, **MEL),
+        "floor: rfft + power": lambda: floor(framed),
+    }
+    times = {name: [] for name in methods}
+    for name, fn in methods.items():  # warm-up (librosa caches filterbanks, numba compiles)
+        _block(fn())
+    for _ in range(repeats):
+        for name, fn in methods.items():
+            start = time.perf_counter()
+            _block(fn())
+            times[name].append(time.perf_counter() - start)
+    result = {name: float(np.median(t)) for name, t in times.items()}
+    result["compile log-mel"] = c_logmel
+    result["compile MFCC"] = c_mfcc
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repeats (smoke test)")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 50, quick 5)")
+    args = parser.parse_args()
+    repeats = args.repeats or (5 if args.quick else 50)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+    print(f"machine: {_cpu_name()}, jax {jax.__version__} on {jax.default_backend()}, librosa {librosa.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"features: sr={SR}, n_fft={N_FFT}, win_length={WIN}, hop_length={HOP}, n_mels={N_MELS}, "
+          f"n_mfcc={N_MFCC}, float32; median of {repeats} interleaved rounds\n")
+    header = f"{'batch':<10} {'method':<22} {'median ms':>10} {'vs librosa':>11} {'vs floor':>9}"
+    print(header)
+    print("-" * len(header))
+    for label, (batch, samples) in SHAPES.items():
+        r = bench_shape(batch, samples, repeats)
+        floor = r["floor: rfft + power"]
+        rows = [
+            ("audiojax log-mel", r["librosa log-mel"] / r["audiojax log-mel"]),
+            ("librosa log-mel", None),
+            ("audiojax MFCC", r["librosa MFCC"] / r["audiojax MFCC"]),
+            ("librosa MFCC", None),
+            ("floor: rfft + power", None),
+        ]
+        for name, speedup in rows:
+            sp = f"{speedup:>10.2f}x" if speedup else f"{'':>11}"
+            print(f"{label:<10} {name:<22} {1e3 * r[name]:>10.2f} {sp} {r[name] / floor:>8.2f}x")
+        print(f"{label:<10} compile: log-mel {r['compile log-mel']:.2f} s, MFCC {r['compile MFCC']:.2f} s\n")
+
+
+if __name__ == "__main__":
+    main()
