@@ -6,13 +6,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Speech synthesizers that the offline corpora are built from, and audio tools.
+# What the tests need: two speech synthesizers, sox, libsndfile, venv.
 APT_PACKAGES := espeak-ng flite sox libsox-fmt-all libsndfile1 python3-venv
+# More voices for the corpora the main job builds (Debian main), and from contrib/non-free
+# (mbrola, pico, RHVoice) where the machine's apt sources can enable those components.
+VOICE_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts fortunes fortunes-min
+NONFREE_VOICE_PACKAGES := mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-af1 \
+  mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-fr1 mbrola-fr4 \
+  mbrola-gr2 mbrola-hu1 mbrola-nl2 mbrola-pl1 mbrola-ro1 mbrola-sw1 mbrola-sw2 \
+  libttspico-utils rhvoice rhvoice-english
+DEBIAN_SOURCES := /etc/apt/sources.list.d/debian.sources
+NONFREE_SOURCES := /etc/apt/sources.list.d/audiojax-nonfree.sources
 PYTEST_ARGS ?=
 
-.PHONY: main test setup system-packages bench clean
+.PHONY: main test setup system-packages voices bench clean
 
-main: setup
+main: setup voices
 	$(BIN)/audiojax demo --out out/demo
 
 test: setup
@@ -29,6 +38,19 @@ system-packages:
 	  echo "installing Debian packages: $$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
+
+voices: system-packages
+	@missing=$$(for p in $(VOICE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; fi
+	@missing=$$(for p in $(NONFREE_VOICE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ] && [ -f $(DEBIAN_SOURCES) ]; then \
+	  [ -f $(NONFREE_SOURCES) ] || sed 's/^Components: main$$/Components: contrib non-free/' \
+	    $(DEBIAN_SOURCES) | $(SUDO) tee $(NONFREE_SOURCES) >/dev/null; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing \
+	    || echo "note: contrib/non-free voices unavailable; the corpora use the voices installed"; \
+	elif [ -n "$$missing" ]; then \
+	  echo "note: enable contrib/non-free (Debian) or multiverse (Ubuntu) for $$missing"; fi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,0 +1,132 @@
+"""`audiojax <subcommand>`: a thin shell over library functions (tests call the same code)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from audiojax import demo
+
+    demo.run(Path(args.out), text=args.text, voice=args.voice, sample_rate=args.sample_rate)
+    return 0
+
+
+def _data_build(args: argparse.Namespace) -> int:
+    from audiojax.data import corpora
+
+    summary = corpora.build(args.name, data_dir=args.data_dir, size=args.size, seed=args.seed)
+    print(summary)
+    return 0
+
+
+def _data_check(args: argparse.Namespace) -> int:
+    from audiojax.data import check
+
+    labels = None
+    if args.labels:
+        path = Path(args.labels)
+        labels = (path.read_text().split() if path.is_file()
+                  else [x for x in args.labels.split(",") if x])
+    return check.run_check(args.manifest, labels=labels, expect_channels=args.channels)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from audiojax.train.config import load_config
+    from audiojax.train.loop import train_and_evaluate
+
+    config = load_config(args.config, args.overrides)
+    metrics = train_and_evaluate(config, args.workdir)
+    if metrics:
+        print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from audiojax.evaluate import evaluate
+
+    metrics = evaluate(args.workdir, checkpoint=args.checkpoint, split=args.split,
+                       manifest=args.manifest, output=args.output)
+    print(f"{metrics['data']} at step {metrics['checkpoint_step']}: "
+          f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+          f"loss {metrics['loss']:.4f} over {metrics['count']} clips")
+    print(f"wrote {', '.join(metrics['files'])}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from audiojax.evaluate import predict
+
+    for path, top in zip(args.files, predict(args.workdir, args.files, args.checkpoint, args.top_k)):
+        print(path + "\t" + "  ".join(f"{label} {p:.3f}" for label, p in top))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiojax", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="synthesize a word, compute log-mel and MFCC, write a PNG")
+    p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.add_argument("--text", default="audio signal processing", help="what espeak-ng says")
+    p.add_argument("--voice", default="en-us", help="espeak-ng voice (default: en-us)")
+    p.add_argument("--sample-rate", type=int, default=16000, help="Hz (default: 16000)")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("train", help="train an experiment config (resumes an existing workdir)")
+    p.add_argument("--config", required=True, help="experiments/NAME.py[:VARIANT]")
+    p.add_argument("--workdir", required=True, help="run folder: config, checkpoints, metrics, plots")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="metrics of a run's checkpoint on a split or a manifest")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--checkpoint", default="best", help="best, latest or a step (default: best)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--split", default="test", help="split of the run's corpus (default: test)")
+    where.add_argument("--manifest", default=None, help="any TSV: path<TAB>label per line")
+    p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="top classes of audio files under a run's checkpoint")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--checkpoint", default="best")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_predict)
+
+    data = sub.add_parser("data", help="build and check corpora").add_subparsers(
+        dest="data_command", required=True, metavar="DATA_COMMAND")
+    p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
+    p.add_argument("name", choices=("commands", "sentences"))
+    p.add_argument("--data-dir", default=None,
+                   help="default: $AUDIOJAX_DATA or ~/.cache/audiojax")
+    p.add_argument("--size", choices=("tiny", "small", "full"), default="small")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_data_build)
+
+    p = data.add_parser("check", help="decode every line of a manifest and report each problem")
+    p.add_argument("manifest", help="TSV file: path<TAB>label[<TAB>speaker] per line")
+    p.add_argument("--labels", default=None,
+                   help="allowed labels: comma-separated, or a file with one label per line "
+                        "(default: the corpus's info.json beside the manifest, if any)")
+    p.add_argument("--channels", type=int, default=1, help="expected channel count (default: 1)")
+    p.set_defaults(func=_data_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # --config.KEY=VALUE overrides, as in the flax examples, go to the experiment config.
+    overrides = [a for a in argv if a.startswith("--config.")]
+    args = build_parser().parse_args([a for a in argv if not a.startswith("--config.")])
+    args.overrides = overrides
+    try:
+        sys.exit(args.func(args))
+    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+        # Bad input and diverged runs: one clear line, not a traceback (AudioError, ManifestError,
+        # BadExampleError and NonFiniteLossError are among these).
+        print(f"audiojax {args.command}: error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,118 @@
+"""Evaluate and use a trained run: ``audiojax evaluate`` and ``audiojax predict``.
+
+Everything comes from the run's workdir: ``config.json``, ``labels.json`` and a checkpoint
+(``best``, ``latest`` or a step).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from audiojax import plots
+from audiojax.data.pipeline import make_loader, numeric
+from audiojax.data.sources import FileListSource, ManifestSource
+from audiojax.tasks import get_task
+from audiojax.train import data as train_data
+from audiojax.train.checkpoint import Checkpoints
+from audiojax.train.config import read_config
+from audiojax.train.loop import evaluate_loader, initial_state
+from audiojax.train.parallel import DataParallel
+from audiojax.train.state import make_optimizer
+
+
+@dataclass
+class TrainedRun:
+    """A run restored for inference: its config, labels, task and placed variables."""
+
+    workdir: Path
+    config: Any
+    labels: list[str]
+    task: Any
+    parallel: DataParallel
+    variables: Any  # placed for ``parallel``
+    step: int
+
+
+def restore_run(workdir: str | Path, checkpoint: str | int = "best") -> TrainedRun:
+    workdir = Path(workdir)
+    if not (workdir / "config.json").is_file():
+        raise FileNotFoundError(f"--workdir {workdir}: no config.json; is it a training run's folder?")
+    config = read_config(workdir / "config.json")
+    labels = json.loads((workdir / "labels.json").read_text())
+    task = get_task(config, labels)
+    parallel = DataParallel(config.parallel)
+    checkpoints = Checkpoints(workdir / "checkpoints", best_metric=config.best_metric,
+                              best_mode=config.best_mode, read_only=True)
+    step = checkpoints.step_for(checkpoint)
+    if step is None:
+        raise FileNotFoundError(f"--workdir {workdir}: no checkpoint saved yet")
+    like = initial_state(config, task, make_optimizer(config, 1), parallel.num_devices)
+    state, _ = checkpoints.restore(step, like)
+    checkpoints.close()
+    return TrainedRun(workdir, config, labels, task, parallel,
+                      parallel.put_state(state).variables, step)
+
+
+def _check_labels(source, labels: list[str], where: str) -> None:
+    unknown = sorted(set(source.unique_labels()) - set(labels))
+    if unknown:
+        raise ValueError(f"{where}: labels unknown to the model: {', '.join(unknown)} "
+                         f"(it knows {len(labels)}: {', '.join(labels[:10])}{' ...' if len(labels) > 10 else ''})")
+
+
+def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "test",
+             manifest: str | Path | None = None, output: str | Path | None = None,
+             batch_size: int | None = None) -> dict:
+    """Metrics of a run's checkpoint on a split of its corpus or on a manifest (``path<TAB>label``).
+
+    Writes ``output`` (default ``WORKDIR/eval_<split or manifest stem>.json``) and a
+    confusion-matrix PNG beside it; returns the metrics.
+    """
+    run = restore_run(workdir, checkpoint)
+    if manifest is not None:
+        source, name = ManifestSource(manifest), Path(manifest).stem
+        _check_labels(source, run.labels, str(manifest))
+    else:
+        source, name = train_data.open_split(run.config, split), split
+    batch = batch_size or run.config.batch_size
+    batch = -(-batch // run.parallel.num_devices) * run.parallel.num_devices
+    loader = train_data.loader_for(run.config, source, run.labels, train=False, batch_size=batch)
+    eval_step = run.parallel.compile_eval_step(run.task.eval_step)
+    metrics = evaluate_loader(run.task, run.parallel, eval_step, run.variables, loader)
+    metrics = {"workdir": str(run.workdir), "checkpoint_step": run.step, "data": str(manifest or split),
+               **metrics}
+    output = Path(output) if output else run.workdir / f"eval_{name}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(metrics, indent=1) + "\n")
+    png = output.with_suffix(".confusion.png")
+    plots.confusion_matrix_png(png, np.array(metrics["confusion_matrix"]), run.labels,
+                               title=f"{run.workdir.name} step {run.step} on {name}: "
+                                     f"accuracy {metrics['accuracy']:.4f}")
+    metrics["files"] = [str(output), str(png)]
+    return metrics
+
+
+def predict(workdir: str | Path, files: list[str], checkpoint: str | int = "best",
+            top_k: int = 3) -> list[list[tuple[str, float]]]:
+    """Top-k ``(label, probability)`` for each audio file (centre crop to the run's length)."""
+    run = restore_run(workdir, checkpoint)
+    n = run.parallel.num_devices
+    loader = make_loader(FileListSource(files), sample_rate=run.config.data.sample_rate,
+                         batch_size=n * max(1, -(-min(len(files), 16) // n)), train=False,
+                         max_length=int(round(run.config.data.max_seconds * run.config.data.sample_rate)))
+    logits_fn = jax.jit(run.task.logits)
+    variables = run.parallel.get_state(run.variables)  # one copy: this runs on one device
+    results = []
+    for batch in loader:
+        probs = np.asarray(jax.nn.softmax(logits_fn(variables, numeric(batch))))
+        for row, keep in zip(probs, batch["mask"]):
+            if keep:
+                top = np.argsort(row)[::-1][:top_k]
+                results.append([(run.labels[i], float(row[i])) for i in top])
+    return results

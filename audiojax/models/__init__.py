@@ -1,0 +1,21 @@
+"""Flax linen models, looked up by name from experiment configs."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+
+from audiojax.models.classifiers import LogMelCNN, WaveformCNN
+
+_REGISTRY: dict[str, type[nn.Module]] = {
+    "waveform_cnn": WaveformCNN,
+    "logmel_cnn": LogMelCNN,
+}
+
+
+def get_model(name: str, **kwargs) -> nn.Module:
+    """The model registered as ``name``, built with ``kwargs`` (its dataclass fields)."""
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"model: unknown name {name!r}; known: {sorted(_REGISTRY)}") from None
+    return cls(**kwargs)

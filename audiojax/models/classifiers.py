@@ -1,0 +1,128 @@
+"""Clip classifiers: the article's raw-waveform CNN (layer for layer) and a log-mel 2D CNN.
+
+Both map ``(batch, samples)`` float waveforms and their true lengths ``(batch,)`` (in samples)
+to logits ``(batch, num_classes)``. Padding beyond a clip's length never reaches the pooled
+features unless ``masked_pooling=False`` (the article's behaviour, kept for comparison).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+# PyTorch's BatchNorm1d momentum 0.1 is an exponential average with weight 0.9 on the old value.
+_BN = dict(momentum=0.9, epsilon=1e-5)
+
+
+def _masked_mean(x: jnp.ndarray, valid: jnp.ndarray) -> jnp.ndarray:
+    """Mean of ``x (batch, frames, ...)`` over frames ``< valid (batch,)``; at least one frame."""
+    frames = jnp.arange(x.shape[1])
+    valid = jnp.clip(valid, 1, x.shape[1])
+    mask = (frames[None, :] < valid[:, None]).astype(x.dtype)
+    mask = mask.reshape(mask.shape + (1,) * (x.ndim - 2))
+    return (x * mask).sum(axis=1) / valid.reshape((-1,) + (1,) * (x.ndim - 2)).astype(x.dtype)
+
+
+class WaveformCNN(nn.Module):
+    """The article's raw-waveform classifier (section 5), in Flax.
+
+    conv(128, k=80, s=4) -> BN -> ReLU -> maxpool 4, then three blocks conv(k=3) with 128, 256,
+    512 channels, each BN -> ReLU -> maxpool 4; global average pool over time; dense 512 -> ReLU
+    -> dense num_classes. Convolutions are unpadded and pools floor, as in PyTorch's defaults.
+
+    Attributes:
+      num_classes: output classes.
+      masked_pooling: average only the frames that the true length reaches (the article passes
+        ``lengths`` and ignores them; ``False`` reproduces that).
+      dtype: computation dtype (e.g. bfloat16); parameters stay float32.
+      axis_name: device axis that BatchNorm averages its statistics over under ``pmap``.
+    """
+
+    num_classes: int
+    masked_pooling: bool = True
+    dtype: Any = jnp.float32
+    axis_name: str | None = None
+
+    # (features, kernel, stride) of the four conv blocks; each is followed by maxpool 4.
+    blocks = ((128, 80, 4), (128, 3, 1), (256, 3, 1), (512, 3, 1))
+    pool = 4
+
+    @classmethod
+    def output_frames(cls, samples):
+        """Frames left after the conv/pool blocks from ``samples`` input samples (int or array)."""
+        for _, kernel, stride in cls.blocks:
+            samples = ((samples - kernel) // stride + 1) // cls.pool
+        return samples
+
+    @nn.compact
+    def __call__(self, audio: jnp.ndarray, lengths: jnp.ndarray, *, train: bool) -> jnp.ndarray:
+        """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``."""
+        x = audio.astype(self.dtype)[..., None]  # (batch, samples, 1): channels last
+        for features, kernel, stride in self.blocks:
+            x = nn.Conv(features, (kernel,), strides=(stride,), padding="VALID", dtype=self.dtype)(x)
+            x = nn.BatchNorm(use_running_average=not train, dtype=self.dtype,
+                             axis_name=self.axis_name, **_BN)(x)
+            x = nn.max_pool(nn.relu(x), (self.pool,), strides=(self.pool,))
+        if x.shape[1] == 0:
+            shortest = next(n for n in range(1, 1 << 16) if self.output_frames(n) > 0)
+            raise ValueError(f"audio: {audio.shape[1]} samples are too short for WaveformCNN, "
+                             f"which needs at least {shortest}")
+        valid = self.output_frames(lengths)
+        x = _masked_mean(x, valid) if self.masked_pooling else x.mean(axis=1)
+        x = nn.relu(nn.Dense(512, dtype=self.dtype)(x))
+        return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+
+
+class LogMelCNN(nn.Module):
+    """Log-mel features computed on device, then a 2D CNN over (time, mel).
+
+    ``LogMel`` (25 ms Hann windows every 10 ms at 16 kHz by default) -> BatchNorm over the
+    input bands -> ``len(channels)`` blocks of conv 3x3 -> BN -> ReLU -> maxpool 2x2 -> mean over
+    mel bands, mean over the frames that the true length reaches -> dense -> logits.
+
+    Attributes:
+      num_classes: output classes.
+      channels: conv channels per block.
+      sample_rate, n_fft, hop_length, win_length, n_mels, fmin, fmax: the front-end (librosa's
+        meanings; samples and Hz).
+      hidden: width of the dense layer before the logits.
+      masked_pooling, dtype, axis_name: as in :class:`WaveformCNN`.
+    """
+
+    num_classes: int
+    channels: tuple[int, ...] = (32, 64, 128, 256)
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 160
+    win_length: int = 400
+    n_mels: int = 64
+    fmin: float = 20.0
+    fmax: float | None = 7600.0
+    hidden: int = 256
+    masked_pooling: bool = True
+    dtype: Any = jnp.float32
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, audio: jnp.ndarray, lengths: jnp.ndarray, *, train: bool) -> jnp.ndarray:
+        """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``."""
+        from audiojax.frontends import LogMel, frames_for_length
+
+        x = LogMel(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                   win_length=self.win_length, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
+                   top_db=80.0)(audio.astype(jnp.float32))            # (batch, frames, n_mels) dB
+        x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, **_BN)(x)
+        x = x.astype(self.dtype)[..., None]                              # (batch, frames, mels, 1)
+        valid = frames_for_length(lengths, self.n_fft, self.hop_length, center=True)
+        for features in self.channels:
+            x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False, dtype=self.dtype)(x)
+            x = nn.BatchNorm(use_running_average=not train, dtype=self.dtype,
+                             axis_name=self.axis_name, **_BN)(x)
+            x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
+            valid = valid // 2
+        x = x.mean(axis=2)                                               # (batch, frames', C)
+        x = _masked_mean(x, valid) if self.masked_pooling else x.mean(axis=1)
+        x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype)(x))
+        return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)

@@ -1,0 +1,100 @@
+"""Matplotlib figures written as PNG files (headless: the Agg backend, no display needed)."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def features_png(
+    path: str | os.PathLike,
+    y: np.ndarray,
+    sr: int,
+    log_mel: np.ndarray,
+    mfcc: np.ndarray,
+    hop_length: int,
+    title: str = "",
+) -> None:
+    """Waveform, log-mel spectrogram and MFCCs of one clip, stacked on a shared time axis.
+
+    Args:
+      y: samples, shape ``(samples,)``.
+      sr: sample rate in Hz.
+      log_mel: ``(n_mels, frames)`` in dB.
+      mfcc: ``(n_mfcc, frames)``.
+      hop_length: samples between frames, to put frames on the seconds axis.
+    """
+    seconds = len(y) / sr
+    frame_end = log_mel.shape[-1] * hop_length / sr
+    fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True, constrained_layout=True)
+    axes[0].plot(np.arange(len(y)) / sr, y, lw=0.5)
+    axes[0].set(ylabel="amplitude", xlim=(0, max(seconds, frame_end)), title=title)
+    im = axes[1].imshow(log_mel, origin="lower", aspect="auto", cmap="magma",
+                        extent=(0, frame_end, 0, log_mel.shape[0]))
+    axes[1].set(ylabel="mel band")
+    fig.colorbar(im, ax=axes[1], label="dB")
+    im = axes[2].imshow(mfcc, origin="lower", aspect="auto", cmap="coolwarm",
+                        extent=(0, frame_end, 0, mfcc.shape[0]))
+    axes[2].set(ylabel="MFCC", xlabel="time (s)")
+    fig.colorbar(im, ax=axes[2])
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def learning_curves_png(path: str | os.PathLike, records: list[dict], title: str = "") -> None:
+    """Loss and every other shared scalar (accuracy, ...) against step, train vs validation.
+
+    ``records``: ``metrics.jsonl`` rows ``{"step", "split", name: value, ...}``.
+    """
+    splits = sorted({r["split"] for r in records})
+    names = [n for n in ("loss", "accuracy", "cer", "wer", "macro_f1")
+             if any(n in r for r in records)]
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), constrained_layout=True,
+                             squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for split in splits:
+            pts = [(r["step"], r[name]) for r in records if r["split"] == split and name in r]
+            if pts:
+                steps, values = zip(*pts)
+                ax.plot(steps, values, marker="o" if len(pts) < 30 else None, ms=3, label=split)
+        ax.set(xlabel="step", ylabel=name)
+        if name == "loss":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def confusion_matrix_png(path: str | os.PathLike, confusion: np.ndarray, labels: list[str],
+                         title: str = "") -> None:
+    """Row-normalized confusion matrix (rows: true label, columns: prediction), counts annotated
+    where the matrix is small enough to read."""
+    confusion = np.asarray(confusion, float)
+    rows = confusion.sum(1, keepdims=True)
+    normalized = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+    n = len(labels)
+    size = max(4.0, 0.28 * n + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size), constrained_layout=True)
+    im = ax.imshow(normalized, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    if n <= 40:
+        for i in range(n):
+            for j in range(n):
+                if confusion[i, j]:
+                    ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if normalized[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true label")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,17 @@
+"""Tasks: what turns a batch into a loss and evaluation metrics; the trainer knows only this.
+
+A task has ``model``, ``init(rng, batch)``, ``loss(params, batch_stats, batch, rng, axis_name)``,
+``eval_step(variables, batch, axis_name)`` returning sums over the batch, and
+``summarize(sums)`` turning accumulated sums into metrics.
+"""
+
+from __future__ import annotations
+
+
+def get_task(config, labels):
+    """The task named by ``config.task``, for a corpus with these ``labels``."""
+    if config.task == "classification":
+        from audiojax.tasks.classification import Classification
+
+        return Classification(config, labels)
+    raise ValueError(f"config.task: unknown {config.task!r}; known: classification")

@@ -1,0 +1,101 @@
+"""Clip classification (keyword spotting, events, genres): cross-entropy, accuracy, confusion."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from audiojax.models import get_model
+from audiojax.train.parallel import example_index
+
+
+def masked_mean(values, mask, axis_name):
+    """Mean of ``values`` over rows with ``mask`` across the global batch. Under pmap the
+    per-device results average (``pmean``) to the global mean, whatever each device holds."""
+    count = mask.sum()
+    if axis_name is not None:
+        count = jax.lax.pmean(count, axis_name)
+    return (values * mask).sum() / jnp.maximum(count, 1.0)
+
+
+class Classification:
+    """Batches ``{"audio" (B, samples) f32, "length" (B,) i32, "label" (B,) i32, "mask" (B,) bool}``;
+    rows with ``mask == False`` (padding, skipped bad examples) count for nothing."""
+
+    def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
+        self.config = config
+        self.labels = list(labels)
+        kwargs = dict(config.model.to_dict())
+        name = kwargs.pop("name")
+        if config.get("compute_dtype", "float32") == "bfloat16":
+            kwargs["dtype"] = jnp.bfloat16
+        if config.parallel == "pmap":
+            kwargs["axis_name"] = "data"  # BatchNorm statistics over the global batch
+        self.model = get_model(name, num_classes=len(self.labels), **kwargs)
+
+    def init(self, rng: jax.Array, batch: dict) -> dict:
+        model = self.model.clone(axis_name=None) if hasattr(self.model, "axis_name") else self.model
+        return model.init(rng, batch["audio"], batch["length"], train=False)
+
+    def _augment(self, rng, audio, lengths, axis_name):
+        cfg = self.config.get("augment")
+        if not cfg or not cfg.get("gain_db"):
+            return audio
+        # One key per global example index, so a device split gives the same augmentation.
+        keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(example_index(audio.shape[0], axis_name))
+        gain_db = jax.vmap(lambda k: jax.random.uniform(k, (), minval=-cfg.gain_db, maxval=cfg.gain_db))(keys)
+        return audio * (10.0 ** (gain_db / 20.0))[:, None]
+
+    def loss(self, params, batch_stats, batch, rng, axis_name):
+        audio = self._augment(rng, batch["audio"], batch["length"], axis_name)
+        logits, updates = self.model.apply(
+            {"params": params, "batch_stats": batch_stats}, audio, batch["length"],
+            train=True, mutable=["batch_stats"])
+        targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], len(self.labels)),
+                                      self.config.get("label_smoothing", 0.0))
+        mask = batch["mask"].astype(jnp.float32)
+        loss = masked_mean(optax.softmax_cross_entropy(logits, targets), mask, axis_name)
+        accuracy = masked_mean((logits.argmax(-1) == batch["label"]).astype(jnp.float32), mask, axis_name)
+        return loss, (updates.get("batch_stats", {}), {"loss": loss, "accuracy": accuracy})
+
+    def logits(self, variables, batch):
+        return self.model.apply(variables, batch["audio"], batch["length"], train=False)
+
+    def eval_step(self, variables, batch, axis_name):
+        logits = self.logits(variables, batch)
+        valid = batch["mask"].astype(jnp.float32)
+        n = len(self.labels)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+        confusion = jnp.einsum("b,bi,bj->ij", valid, jax.nn.one_hot(batch["label"], n),
+                               jax.nn.one_hot(logits.argmax(-1), n))
+        sums = {"loss": (losses * valid).sum(), "count": valid.sum(), "confusion": confusion}
+        if axis_name is not None:
+            sums = jax.lax.psum(sums, axis_name)
+        return sums
+
+    def summarize(self, sums: dict) -> dict:
+        """Loss, accuracy, per-class accuracy, macro F1 and the confusion matrix (rows: truth)."""
+        confusion = np.asarray(sums["confusion"], np.float64)
+        count = float(sums["count"])
+        true_per_class = confusion.sum(1)
+        predicted_per_class = confusion.sum(0)
+        hits = np.diag(confusion)
+        # sklearn's convention: macro F1 over classes that occur in the truth or the predictions,
+        # an undefined precision or recall counting as 0.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = np.where(true_per_class > 0, hits / true_per_class, 0.0)
+            precision = np.where(predicted_per_class > 0, hits / predicted_per_class, 0.0)
+            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        occurs = (true_per_class > 0) | (predicted_per_class > 0)
+        return {
+            "loss": float(sums["loss"]) / max(count, 1.0),
+            "accuracy": float(hits.sum()) / max(count, 1.0),
+            "macro_f1": float(np.mean(f1[occurs])) if occurs.any() else float("nan"),
+            "count": int(round(count)),
+            "per_class_accuracy": {label: float(r) for label, r, n in
+                                   zip(self.labels, recall, true_per_class) if n > 0},
+            "confusion_matrix": confusion.astype(int).tolist(),
+        }

@@ -1,0 +1,75 @@
+"""Orbax checkpoints in ``WORKDIR/checkpoints``: train state + data-iterator position + metrics.
+
+Saves are asynchronous; the last ``keep`` checkpoints and the best one by a validation metric
+are kept. A save interrupted by a kill leaves only a temporary folder that orbax ignores, so
+the newest complete checkpoint is always the one restored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+
+class Checkpoints:
+    """One run's checkpoints.
+
+    Args:
+      directory: ``WORKDIR/checkpoints``.
+      keep: how many of the latest checkpoints to keep.
+      best_metric: validation metric (a key of the metrics passed to ``save``) ranking
+        checkpoints for ``best``; ``best_mode`` 'max' or 'min'.
+    """
+
+    def __init__(self, directory: str | Path, keep: int = 2, best_metric: str = "accuracy",
+                 best_mode: str = "max", read_only: bool = False):
+        self.best_metric = best_metric
+        score = lambda m: float(m[best_metric])  # noqa: E731
+        options = ocp.CheckpointManagerOptions(
+            best_fn=score, best_mode=best_mode, read_only=read_only, create=not read_only,
+            cleanup_tmp_directories=True,
+            preservation_policy=policies.AnyPreservationPolicy([
+                policies.LatestN(n=keep),
+                policies.BestN(get_metric_fn=score, reverse=best_mode == "min", n=1,
+                               keep_checkpoints_without_metrics=False),
+            ]))
+        self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=options,
+                                             item_names=("state", "meta"))
+
+    def save(self, step: int, state: Any, meta: dict, metrics: dict | None = None) -> None:
+        """Starts saving ``state`` (a pytree) and ``meta`` (JSON: data position, ...) at ``step``."""
+        # Host copies carry no device layout, so a checkpoint restores on any device count.
+        self.manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(jax.device_get(state)), meta=ocp.args.JsonSave(meta)),
+            metrics=metrics, force=True)
+
+    def step_for(self, which: str | int) -> int | None:
+        """'latest', 'best' or an explicit step -> a saved step (None if nothing is saved)."""
+        steps = self.manager.all_steps()
+        if which == "latest":
+            return self.manager.latest_step()
+        if which == "best":
+            best = self.manager.best_step()
+            return best if best is not None else self.manager.latest_step()
+        step = int(which)
+        if step not in steps:
+            raise ValueError(f"--checkpoint {step}: no such checkpoint; saved steps: {sorted(steps)}")
+        return step
+
+    def restore(self, step: int, like: Any) -> tuple[Any, dict]:
+        """Restores ``(state, meta)`` at ``step``; ``like`` gives the state's structure."""
+        abstract = jax.tree.map(lambda x: np.zeros(np.shape(x), x.dtype), like)
+        out = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        return out.state, out.meta
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def close(self) -> None:
+        self.manager.close()

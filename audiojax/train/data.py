@@ -1,0 +1,48 @@
+"""From ``config.data`` to sources, labels and loaders; local corpora are built on first use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ml_collections
+
+from audiojax.data import corpus_dir, default_data_dir
+from audiojax.data.pipeline import Loader, make_loader
+from audiojax.data.sources import LOCAL_CORPORA, labels_of, open_source
+
+
+def data_dir_of(config: ml_collections.ConfigDict) -> Path:
+    return Path(config.data.data_dir) if config.data.get("data_dir") else default_data_dir()
+
+
+def ensure_corpus(config: ml_collections.ConfigDict) -> None:
+    """Builds ``config.data.source`` (``commands/tiny`` ...) if it is a local corpus not built yet."""
+    name, _, size = config.data.source.partition("/")
+    if name not in LOCAL_CORPORA:
+        return
+    if not (corpus_dir(data_dir_of(config), name, size or "full") / "train.tsv").is_file():
+        from audiojax.data import corpora
+
+        print(f"building the {name} corpus ({size or 'full'}) in {data_dir_of(config)} (first use)")
+        print(corpora.build(name, data_dir=data_dir_of(config), size=size or "full",
+                            seed=config.data.get("build_seed", 0)))
+
+
+def open_split(config: ml_collections.ConfigDict, split: str):
+    return open_source(config.data.source, split, data_dir_of(config),
+                       sample_rate=config.data.sample_rate)
+
+
+def labels_for(config: ml_collections.ConfigDict) -> list[str]:
+    """The class names of the run's corpus, in id order (its info.json, else sorted train labels)."""
+    return labels_of(open_split(config, "train"))
+
+
+def loader_for(config: ml_collections.ConfigDict, source, labels: list[str], *, train: bool,
+               batch_size: int) -> Loader:
+    """The grain loader of ``source`` with the run's rate, crop length and label ids."""
+    return make_loader(
+        source, sample_rate=config.data.sample_rate, batch_size=batch_size, train=train,
+        max_length=int(round(config.data.max_seconds * config.data.sample_rate)),
+        seed=config.seed, worker_count=config.data.num_workers if train else 0,
+        label_to_id={name: i for i, name in enumerate(labels)}, on_bad=config.data.on_bad)

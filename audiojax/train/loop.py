@@ -1,0 +1,179 @@
+"""The one trainer: every experiment, every task, jit or pmap, one process or many.
+
+    train_and_evaluate(config, workdir)
+
+resumes from ``workdir/checkpoints`` when it holds one (state, RNG and data position), so the
+same command restarts a killed run where its last checkpoint left it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from tqdm.auto import tqdm
+
+from audiojax import plots
+from audiojax.data.pipeline import numeric
+from audiojax.tasks import get_task
+from audiojax.train import data as train_data
+from audiojax.train.checkpoint import Checkpoints
+from audiojax.train.config import read_config, save_config
+from audiojax.train.metrics_log import MetricsLog, read_metrics
+from audiojax.train.parallel import DataParallel, maybe_initialize_distributed
+from audiojax.train.state import TrainState, make_optimizer
+from audiojax.train.step import make_train_step
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a step's loss or gradients are NaN/Inf; names the step and the checkpoint kept."""
+
+
+def _check_config(config: ml_collections.ConfigDict, workdir: Path) -> None:
+    """Saves the config on a new run; on a resumed run, refuses one that changed."""
+    path = workdir / "config.json"
+    if not path.exists():
+        if jax.process_index() == 0:
+            save_config(config, path)
+        return
+    old, new = read_config(path).to_dict(), json.loads(json.dumps(config.to_dict()))
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        raise ValueError(f"{workdir} holds a run with another config (differs in: {', '.join(changed)}); "
+                         "use a new --workdir, or the same config to resume it")
+
+
+def _num_train_steps(config, steps_per_epoch: int) -> int:
+    if config.get("num_train_steps", -1) > 0:
+        return int(config.num_train_steps)
+    return int(config.num_epochs * steps_per_epoch)
+
+
+def evaluate_loader(task, parallel: DataParallel, eval_step, variables, loader) -> dict:
+    """Runs ``eval_step`` over every batch of ``loader`` (one pass) and summarizes the sums."""
+    sums = None
+    for batch in loader:
+        out = eval_step(variables, parallel.put_batch(numeric(batch)))
+        sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
+    if sums is None:
+        raise ValueError("evaluation split is empty")
+    return task.summarize(jax.device_get(sums))
+
+
+def initial_state(config, task, tx, batch_size: int) -> TrainState:
+    """The state at step 0 (also the structure a checkpoint is restored into)."""
+    init_rng, state_rng = jax.random.split(jax.random.PRNGKey(config.seed))
+    max_length = int(round(config.data.max_seconds * config.data.sample_rate))
+    dummy = {"audio": jnp.zeros((batch_size, max_length)), "length": jnp.full((batch_size,), max_length)}
+    return TrainState.create(jax.jit(task.init)(init_rng, dummy), tx, state_rng)
+
+
+def _scalars(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+    """Trains ``config`` in ``workdir`` (resuming it if it holds checkpoints); returns the last
+    validation metrics."""
+    maybe_initialize_distributed()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _check_config(config, workdir)
+    train_data.ensure_corpus(config)
+    labels = train_data.labels_for(config)
+    if jax.process_index() == 0:
+        (workdir / "labels.json").write_text(json.dumps(labels) + "\n")
+    task = get_task(config, labels)
+    parallel = DataParallel(config.parallel)
+    local_batch = parallel.check_batch_size(config.batch_size)
+
+    train_loader = train_data.loader_for(config, train_data.open_split(config, "train"), labels,
+                                         train=True, batch_size=local_batch)
+    eval_loader = train_data.loader_for(config, train_data.open_split(config, config.eval_split),
+                                        labels, train=False, batch_size=local_batch)
+    steps_per_epoch = max(1, train_loader.shard_length // local_batch)
+    num_steps = _num_train_steps(config, steps_per_epoch)
+    with config.unlocked():
+        config.num_train_steps = num_steps  # the cosine schedule reads it
+    tx = make_optimizer(config, steps_per_epoch)
+
+    state = initial_state(config, task, tx, local_batch)
+
+    checkpoints = Checkpoints(workdir / "checkpoints", keep=config.keep_checkpoints,
+                              best_metric=config.best_metric, best_mode=config.best_mode)
+    log = MetricsLog(workdir)
+    train_iter = iter(train_loader)
+    start = checkpoints.step_for("latest") or 0
+    if start:
+        state, meta = checkpoints.restore(start, state)
+        train_iter.set_state(meta["data_iterator"].encode())
+        log.truncate_after(start)
+        print(f"resuming {workdir} from step {start}")
+
+    placed = parallel.put_state(state)
+    train_step = parallel.compile_train_step(make_train_step(task, tx))
+    eval_step = parallel.compile_eval_step(task.eval_step)
+    audio_seconds = config.batch_size * config.data.max_seconds
+    val_metrics: dict = {}
+    pending: list = []  # train metrics (on device) since the last log
+    window_start, window_steps = time.perf_counter(), 0
+
+    bar = tqdm(total=num_steps, initial=start, desc=f"train {workdir.name}", unit="step",
+               disable=jax.process_index() != 0, dynamic_ncols=True)
+    try:
+        for step in range(start + 1, num_steps + 1):
+            batch = next(train_iter)
+            placed, metrics = train_step(placed, parallel.put_batch(numeric(batch)))
+            pending.append((step, metrics))
+            window_steps += 1
+            save = step % config.checkpoint_every_steps == 0 or step == num_steps
+            if step % config.log_every_steps == 0 or save or step % config.eval_every_steps == 0:
+                fetched = [(s, jax.device_get(m)) for s, m in pending]
+                pending.clear()
+                for s, m in fetched:
+                    if not m["finite"]:
+                        checkpoints.wait()
+                        last = checkpoints.step_for("latest")
+                        kept = (f"the last good checkpoint is step {last} in {workdir / 'checkpoints'}"
+                                if last else "no checkpoint was saved before it")
+                        raise NonFiniteLossError(
+                            f"step {s}: loss is {float(m['loss'])}, gradient norm "
+                            f"{float(m['grad_norm'])}; training stopped, {kept}")
+                means = {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[-1][1]
+                         if k != "finite"}
+                elapsed = time.perf_counter() - window_start
+                rate = window_steps / max(elapsed, 1e-9)
+                means.update(examples_per_second=rate * config.batch_size,
+                             audio_seconds_per_second=rate * audio_seconds)
+                log.write(step, "train", means)
+                bar.set_postfix(loss=f"{means['loss']:.4f}", ex_s=f"{means['examples_per_second']:.0f}",
+                                audio_s_s=f"{means['audio_seconds_per_second']:.0f}", refresh=False)
+                window_start, window_steps = time.perf_counter(), 0
+            bar.update(1)
+            if step % config.eval_every_steps == 0 or save:
+                val_metrics = evaluate_loader(task, parallel, eval_step, placed.variables, eval_loader)
+                log.write(step, config.eval_split, _scalars(val_metrics))
+                bar.write(f"step {step}: {config.eval_split} loss {val_metrics['loss']:.4f}, "
+                          f"{config.best_metric} {val_metrics[config.best_metric]:.4f}")
+                if jax.process_index() == 0:
+                    plots.learning_curves_png(workdir / "learning_curves.png", read_metrics(workdir),
+                                              title=workdir.name)
+                window_start = time.perf_counter()  # evaluation time is not training throughput
+            if save:
+                checkpoints.save(step, parallel.get_state(placed),
+                                 {"data_iterator": train_iter.get_state().decode(), "step": step},
+                                 metrics=_scalars(val_metrics) if val_metrics else None)
+    finally:
+        bar.close()
+        checkpoints.wait()
+        checkpoints.close()
+        log.close()
+        train_iter.close()
+    if train_iter.skipped:
+        print(train_iter.report())
+    return val_metrics

@@ -1,0 +1,117 @@
+"""Data parallelism over all local (and, multi-host, all global) devices.
+
+Two modes compute the same step:
+- ``'jit'`` (default): one jitted function over global arrays; the batch is sharded on the
+  ``data`` axis of a mesh, the state replicated; XLA inserts the gradient all-reduce.
+- ``'pmap'``: the step under ``jax.pmap`` on per-device shards, with explicit ``lax.pmean``.
+
+Step functions take an ``axis_name`` argument: ``None`` under jit (the batch is global),
+``'data'`` under pmap (reduce across devices by name).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import flax.jax_utils
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+AXIS = "data"
+
+
+def maybe_initialize_distributed() -> None:
+    """``jax.distributed.initialize()`` when the environment names a coordinator.
+
+    Recognized: ``JAX_COORDINATOR_ADDRESS`` (with ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``),
+    or a Slurm job with several tasks (jax reads Slurm's variables itself).
+    """
+    if jax.distributed.is_initialized():
+        return
+    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
+        jax.distributed.initialize(
+            coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
+            num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
+            process_id=int(os.environ["JAX_PROCESS_ID"]))
+    elif int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        jax.distributed.initialize()
+
+
+class DataParallel:
+    """Places states and batches on devices and compiles steps, for one mode."""
+
+    def __init__(self, mode: str = "jit"):
+        if mode not in ("jit", "pmap"):
+            raise ValueError(f"config.parallel: unknown {mode!r}; use 'jit' or 'pmap'")
+        self.mode = mode
+        self.num_devices = jax.device_count()
+        self.num_local_devices = jax.local_device_count()
+        # Auto axis types: explicit-mode meshes trip flax RNN carries and shard_map inputs.
+        self.mesh = jax.make_mesh((self.num_devices,), (AXIS,),
+                                  axis_types=(jax.sharding.AxisType.Auto,))
+        self.replicated = NamedSharding(self.mesh, P())
+        self.batch_sharding = NamedSharding(self.mesh, P(AXIS))
+
+    def check_batch_size(self, global_batch_size: int) -> int:
+        """The per-process batch size; the global one must divide by the device count."""
+        if global_batch_size % self.num_devices:
+            raise ValueError(f"config.batch_size={global_batch_size} must divide by the "
+                             f"{self.num_devices} devices")
+        return global_batch_size // jax.process_count()
+
+    # -- state -------------------------------------------------------------------------
+    def put_state(self, state: Any) -> Any:
+        """Host or single-device state -> the layout the compiled step expects."""
+        if self.mode == "jit":
+            return jax.device_put(state, self.replicated)
+        return flax.jax_utils.replicate(state)
+
+    def get_state(self, state: Any) -> Any:
+        """The state as one copy (pmap keeps one per device; they are identical)."""
+        if self.mode == "jit":
+            return state
+        return jax.tree.map(lambda x: x[0], state)
+
+    # -- batches -----------------------------------------------------------------------
+    def put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        """This process's numpy batch -> global sharded arrays (jit) or per-device shards (pmap)."""
+        if self.mode == "jit":
+            return {k: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(v))
+                    for k, v in batch.items()}
+        n = self.num_local_devices
+        return {k: np.asarray(v).reshape((n, -1) + np.shape(v)[1:]) for k, v in batch.items()}
+
+    # -- compiled functions ------------------------------------------------------------
+    def compile_train_step(self, step: Callable) -> Callable:
+        """``step(state, batch, axis_name) -> (state, metrics)`` compiled for this mode."""
+        if self.mode == "jit":
+            fn = jax.jit(lambda s, b: step(s, b, None),
+                         in_shardings=(self.replicated, self.batch_sharding),
+                         out_shardings=(self.replicated, self.replicated), donate_argnums=0)
+            return fn
+        fn = jax.pmap(lambda s, b: step(s, b, AXIS), axis_name=AXIS, donate_argnums=0)
+        return lambda s, b: _first_metrics(fn(s, b))
+
+    def compile_eval_step(self, step: Callable) -> Callable:
+        """``step(variables, batch, axis_name) -> sums`` (summed over the global batch)."""
+        if self.mode == "jit":
+            return jax.jit(lambda v, b: step(v, b, None),
+                           in_shardings=(self.replicated, self.batch_sharding),
+                           out_shardings=self.replicated)
+        fn = jax.pmap(lambda v, b: step(v, b, AXIS), axis_name=AXIS)
+        return lambda v, b: jax.tree.map(lambda x: x[0], fn(v, b))
+
+
+def _first_metrics(out):
+    state, metrics = out
+    return state, jax.tree.map(lambda x: x[0], metrics)
+
+
+def example_index(batch_size_here: int, axis_name: str | None) -> jnp.ndarray:
+    """Global index of each example of the (local) batch: per-example randomness keyed on it
+    is the same whether the batch is split over devices or not."""
+    offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * batch_size_here
+    return offset + jnp.arange(batch_size_here)

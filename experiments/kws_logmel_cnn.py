@@ -1,0 +1,26 @@
+"""Keyword spotting on the `commands` corpus with a log-mel 2D CNN (features on device).
+
+    audiojax train --config experiments/kws_logmel_cnn.py --workdir runs/kws_logmel_cnn
+    audiojax train --config experiments/kws_logmel_cnn.py:small --workdir runs/kws_logmel_cnn_small
+    audiojax train --config experiments/kws_logmel_cnn.py:tiny --workdir /tmp/kws_logmel_tiny
+"""
+
+from audiojax.train.defaults import apply_variant, base_config
+
+
+def get_config(variant=None):
+    c = base_config()
+    c.data.source = "commands"
+    c.data.max_seconds = 1.0
+    c.model.name = "logmel_cnn"
+    c.model.n_mels = 64
+    c.model.channels = (32, 64, 128, 256)
+    c.schedule = "cosine"
+    c.warmup_steps = 200
+    c.learning_rate = 2e-3
+    c.num_epochs = 20.0
+    c.label_smoothing = 0.1
+    c.augment.gain_db = 6.0
+    if variant == "tiny":
+        c.model.channels = (8, 16)       # compiles in a second
+    return apply_variant(c, variant)

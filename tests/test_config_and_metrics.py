@@ -1,0 +1,55 @@
+"""Experiment configs and overrides; classification metrics against scikit-learn."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+from audiojax.tasks.classification import Classification
+from audiojax.train.config import load_config
+from audiojax.train.defaults import base_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_CNN = str(ROOT / "experiments" / "kws_seed_cnn.py")
+
+
+def test_every_experiment_has_a_tiny_variant_and_documents_its_command():
+    for path in sorted((ROOT / "experiments").glob("*.py")):
+        config = load_config(f"{path}:tiny")
+        assert config.data.source.endswith("/tiny") and config.num_train_steps > 0
+        doc = path.read_text().split('"""')[1]
+        assert f"audiojax train --config experiments/{path.name}" in doc, path.name
+
+
+def test_overrides_are_typed_and_checked():
+    config = load_config(SEED_CNN + ":tiny", ["batch_size=16", "learning_rate=1", "model.masked_pooling=False",
+                                             "data.source=/data/my.tsv", "--config.optimizer=sgd"])
+    assert config.batch_size == 16 and config.learning_rate == 1.0 and isinstance(config.learning_rate, float)
+    assert config.model.masked_pooling is False and config.data.source == "/data/my.tsv"
+    assert config.optimizer == "sgd"
+    with pytest.raises(ValueError, match="no key 'batchsize'"):
+        load_config(SEED_CNN, ["batchsize=3"])
+    with pytest.raises(ValueError, match="batch_size=big"):
+        load_config(SEED_CNN, ["batch_size=big"])
+    with pytest.raises(ValueError, match="unknown variant 'huge'"):
+        load_config(SEED_CNN + ":huge")
+    with pytest.raises(ValueError, match="no such experiment file"):
+        load_config("experiments/nope.py")
+
+
+def test_summarize_matches_sklearn():
+    rng = np.random.default_rng(0)
+    labels = [f"c{i}" for i in range(6)]
+    truth = rng.integers(0, 5, 300)                        # class c5 never occurs in the truth
+    pred = np.where(rng.random(300) < 0.6, truth, rng.integers(0, 6, 300))
+    confusion = np.zeros((6, 6))
+    np.add.at(confusion, (truth, pred), 1)
+    task = Classification(base_config(), labels)
+    got = task.summarize({"loss": 30.0, "count": 300.0, "confusion": confusion})
+    assert got["accuracy"] == pytest.approx(accuracy_score(truth, pred))
+    assert got["macro_f1"] == pytest.approx(f1_score(truth, pred, average="macro", zero_division=0))
+    assert got["confusion_matrix"] == confusion_matrix(truth, pred, labels=range(6)).tolist()
+    assert got["loss"] == pytest.approx(0.1)
+    per_class = {f"c{k}": float(np.mean(pred[truth == k] == k)) for k in range(5)}
+    assert got["per_class_accuracy"] == pytest.approx(per_class)
