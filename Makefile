@@ -1,4 +1,6 @@
 # Quick start: `make main` runs the main job, `make test` runs the test suite.
+# The main job: build the small `commands` corpus from speech synthesizers, train the article's
+# raw-waveform classifier on it, evaluate the best checkpoint on held-out voices.
 # Both set up what they need first: Debian/Ubuntu packages (TTS engines, sox) and a
 # virtual environment in .venv with audiojax installed in editable mode.
 
@@ -17,11 +19,18 @@ NONFREE_VOICE_PACKAGES := mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbr
   libttspico-utils rhvoice rhvoice-english
 DEBIAN_SOURCES := /etc/apt/sources.list.d/debian.sources
 NONFREE_SOURCES := /etc/apt/sources.list.d/audiojax-nonfree.sources
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
-.PHONY: main test setup system-packages voices bench clean
+.PHONY: main demo test setup system-packages voices bench clean
+
+MAIN_RUN := runs/kws_seed_cnn_small
 
 main: setup voices
+	$(BIN)/audiojax data build commands --size small
+	$(BIN)/audiojax train --config experiments/kws_seed_cnn.py:small --workdir $(MAIN_RUN)
+	$(BIN)/audiojax evaluate --workdir $(MAIN_RUN) --checkpoint best --split test
+
+demo: setup
 	$(BIN)/audiojax demo --out out/demo
 
 test: setup
@@ -29,6 +38,8 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/frontends.py
+	$(BIN)/python benchmarks/input_pipeline.py
+	$(BIN)/python benchmarks/train_step.py
 
 setup: system-packages $(VENV)/.installed
 
@@ -59,4 +70,4 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out runs .pytest_cache

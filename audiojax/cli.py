@@ -11,7 +11,7 @@ from pathlib import Path
 def _demo(args: argparse.Namespace) -> int:
     from audiojax import demo
 
-    demo.run(Path(args.out), text=args.text, voice=args.voice, sample_rate=args.sample_rate)
+    demo.run(Path(args.out), text=args.text, voice=args.voice)
     return 0
 
 
@@ -54,6 +54,9 @@ def _evaluate(args: argparse.Namespace) -> int:
           f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
           f"loss {metrics['loss']:.4f} over {metrics['count']} clips")
     print(f"wrote {', '.join(metrics['files'])}")
+    curves = Path(args.workdir) / "learning_curves.png"
+    if curves.exists():
+        print(f"learning curves: {curves}; TensorBoard: tensorboard --logdir {Path(args.workdir) / 'tensorboard'}")
     return 0
 
 
@@ -72,8 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="synthesize a word, compute log-mel and MFCC, write a PNG")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.add_argument("--text", default="audio signal processing", help="what espeak-ng says")
-    p.add_argument("--voice", default="en-us", help="espeak-ng voice (default: en-us)")
-    p.add_argument("--sample-rate", type=int, default=16000, help="Hz (default: 16000)")
+    p.add_argument("--voice", default="en-us", help="espeak-ng voice[+variant] (default: en-us)")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("train", help="train an experiment config (resumes an existing workdir)")
@@ -123,10 +125,13 @@ def main(argv: list[str] | None = None) -> None:
     overrides = [a for a in argv if a.startswith("--config.")]
     args = build_parser().parse_args([a for a in argv if not a.startswith("--config.")])
     args.overrides = overrides
+    from audiojax.data.corpora.voices import SynthesisError
+    from audiojax.data.sources import CatalogError
+
     try:
         sys.exit(args.func(args))
-    except (ValueError, FileNotFoundError, FloatingPointError) as e:
-        # Bad input and diverged runs: one clear line, not a traceback (AudioError, ManifestError,
-        # BadExampleError and NonFiniteLossError are among these).
+    except (ValueError, FileNotFoundError, FloatingPointError, CatalogError, SynthesisError) as e:
+        # Bad input, missing tools and diverged runs: one clear line, not a traceback
+        # (AudioError, ManifestError, BadExampleError, NonFiniteLossError are among these).
         print(f"audiojax {args.command}: error: {e}", file=sys.stderr)
         sys.exit(2)

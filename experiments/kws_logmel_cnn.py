@@ -21,6 +21,8 @@ def get_config(variant=None):
     c.num_epochs = 20.0
     c.label_smoothing = 0.1
     c.augment.gain_db = 6.0
+    c.augment.max_shift_seconds = 0.1
+    c.augment.noise_prob = 0.3
     if variant == "tiny":
         c.model.channels = (8, 16)       # compiles in a second
     return apply_variant(c, variant)

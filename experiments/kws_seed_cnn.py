@@ -25,4 +25,6 @@ def get_config(variant=None):
     c.batch_size = 64
     c.num_epochs = 30.0
     c.augment.gain_db = 6.0
+    c.augment.max_shift_seconds = 0.1
+    c.augment.noise_prob = 0.3
     return apply_variant(c, variant)

@@ -131,3 +131,25 @@ def test_spec_augment_masks(batch):
     # several masks: at most num * max_width masked frames
     tm, _ = g(jax.random.key(2), (B, frames, feats), 3, 5, 0, 0, None)
     assert np.asarray(tm).sum(axis=1).max() <= 15
+
+
+def test_augment_waveforms_is_per_example_and_keeps_padding():
+    from audiojax.data.augment import augment_waveforms
+
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.standard_normal((4, 800)).astype(np.float32))
+    lengths = jnp.array([800, 500, 300, 650])
+    x = x * (jnp.arange(800)[None, :] < lengths[:, None])
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(0), i))(jnp.arange(4))
+    kw = dict(gain_db=6.0, max_shift=40, noise_prob=0.5, snr_db=(10.0, 20.0))
+    out = jax.jit(lambda k, a, n: augment_waveforms(k, a, n, **kw))(keys, x, lengths)
+    for i, n in enumerate(np.asarray(lengths)):
+        assert np.all(np.asarray(out[i, n:]) == 0)
+    # Each row depends only on its own key: the batch split in two gives the same rows.
+    halves = jnp.concatenate([augment_waveforms(keys[:2], x[:2], lengths[:2], **kw),
+                              augment_waveforms(keys[2:], x[2:], lengths[2:], **kw)])
+    np.testing.assert_allclose(out, halves, rtol=1e-6, atol=1e-6)
+    # Gain alone is a scale within +-6 dB.
+    gained = augment_waveforms(keys, x, lengths, gain_db=6.0)
+    ratio = np.asarray(jnp.sum(gained * x, 1) / jnp.sum(x * x, 1))
+    assert np.all((ratio >= 10 ** (-6 / 20) - 1e-6) & (ratio <= 10 ** (6 / 20) + 1e-6))

@@ -99,3 +99,36 @@ def test_output_frames_matches_shapes():
         assert last.shape[1] // 4 == WaveformCNN.output_frames(n)
     with pytest.raises(ValueError, match="1771 samples are too short for WaveformCNN, which needs at least 1772"):
         model.init(jax.random.key(0), jnp.zeros((1, 1771)), jnp.array([1771]), train=False)
+
+
+@pytest.mark.parametrize("name", ["waveform_cnn", "logmel_cnn"])
+def test_bfloat16_compute_keeps_float32_params_and_close_logits(waveform_batch, name):
+    audio, lengths = waveform_batch
+    kw = {"channels": (8, 16)} if name == "logmel_cnn" else {}
+    f32 = get_model(name, num_classes=4, **kw)
+    bf16 = get_model(name, num_classes=4, dtype=jnp.bfloat16, **kw)
+    variables = f32.init(jax.random.key(0), audio, lengths, train=False)
+    assert all(v.dtype == jnp.float32 for v in jax.tree.leaves(bf16.init(
+        jax.random.key(0), audio, lengths, train=False)["params"]))
+    a = f32.apply(variables, audio, lengths, train=False)
+    b = bf16.apply(variables, audio, lengths, train=False)
+    assert b.dtype == jnp.float32
+    np.testing.assert_allclose(b, a, rtol=0.1, atol=0.05 * float(jnp.abs(a).max()))
+
+
+def test_logmel_cnn_masks_padding(waveform_batch):
+    audio, lengths = waveform_batch
+    model = get_model("logmel_cnn", num_classes=3, channels=(8, 16))
+    variables = model.init(jax.random.key(0), audio, lengths, train=False)
+    garbage = audio.copy()
+    for i, n in enumerate(lengths):
+        garbage[i, n:] = 3.0
+    a = np.asarray(model.apply(variables, audio * (np.arange(audio.shape[1]) < lengths[:, None]), lengths, train=False))
+    b = np.asarray(model.apply(variables, garbage, lengths, train=False))
+    # Frames near the end of a clip see padding through the STFT window and 3x3 kernels, so
+    # garbage may move the output a little, but far less than without masking.
+    unmasked = get_model("logmel_cnn", num_classes=3, channels=(8, 16), masked_pooling=False)
+    c = np.asarray(unmasked.apply(variables, audio * (np.arange(audio.shape[1]) < lengths[:, None]), lengths, train=False))
+    d = np.asarray(unmasked.apply(variables, garbage, lengths, train=False))
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-5)
+    assert np.abs(a[1:] - b[1:]).max() < 0.5 * np.abs(c[1:] - d[1:]).max()

@@ -153,3 +153,34 @@ def test_nonfinite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     kept = _params(workdir)
     assert int(kept["step"]) == 1
     assert all(np.isfinite(v).all() for _, v in _flat(kept["params"]))
+
+
+def _corpus_with_bad_lines(tiny_commands, folder: Path) -> Path:
+    folder.mkdir()
+    for split in ("train", "validation"):
+        rows = [line.split("\t") for line in (tiny_commands.path / f"{split}.tsv").read_text().splitlines()]
+        text = "".join(f"{tiny_commands.path / p}\t{label}\n" for p, label, *_ in rows)
+        if split == "train":
+            text += f"{folder / 'gone.wav'}\t{rows[0][1]}\nno tab on this line\n"
+        (folder / f"{split}.tsv").write_text(text)
+    return folder
+
+
+def test_bad_training_data_stops_by_default_and_is_skipped_and_reported_on_request(
+        tiny_commands, tiny_data_dir, tmp_path, capsys):
+    from audiojax.data.manifest import ManifestError
+    from audiojax.train.loop import train_and_evaluate
+
+    folder = _corpus_with_bad_lines(tiny_commands, tmp_path / "data")
+    spec = str(ROOT / "experiments" / "kws_seed_cnn.py") + ":tiny"
+    config = load_config(spec, [f"data.source={folder}", "num_train_steps=3"])
+    with pytest.raises(ManifestError, match=f"{folder / 'train.tsv'}:"):
+        train_and_evaluate(config, tmp_path / "strict")
+
+    config = load_config(spec, [f"data.source={folder}", "num_train_steps=3", "data.on_bad=skip",
+                                "batch_size=14"])  # 14 examples per epoch: the bad one is met
+    train_and_evaluate(config, tmp_path / "lenient")
+    out = capsys.readouterr().out
+    assert "skipping 1 malformed manifest line(s)" in out and "malformed line" in out
+    assert f"{folder / 'train.tsv'}:" in out
+    assert "skipped" in out and "gone.wav: file not found" in out

@@ -164,3 +164,31 @@ def spec_augment(
     if lengths is not None:  # padding frames stay as they are
         masked = masked & length_mask(lengths, features.shape[1])[:, :, None]
     return jnp.where(masked, jnp.asarray(mask_value, features.dtype), features)
+
+
+def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain_db: float = 0.0,
+                      max_shift: int = 0, noise_prob: float = 0.0,
+                      snr_db: tuple[float, float] = (5.0, 30.0)) -> jax.Array:
+    """The training-time waveform augmentation of a batch, one PRNG key per example.
+
+    Keyed per example (``keys (batch,)``, e.g. folded from each example's global index), so
+    the result does not depend on how a batch is split over devices. In order: random gain in
+    ``[-gain_db, gain_db]`` dB, time shift of up to ``max_shift`` samples within the true
+    length, and with probability ``noise_prob`` white noise at an SNR uniform in ``snr_db``.
+    ``x``: ``(batch, samples)``; padding beyond ``lengths`` stays zero.
+    """
+
+    def one(key, y, length):
+        y, length = y[None], length[None]
+        k_gain, k_shift, k_noise, k_snr, k_use = jax.random.split(key, 5)
+        if gain_db:
+            y = random_gain(k_gain, y, -gain_db, gain_db)
+        if max_shift:
+            y = random_time_shift(k_shift, y, length, max_shift)
+        if noise_prob:
+            noisy = mix_noise(k_snr, y, jax.random.normal(k_noise, y.shape, y.dtype), snr_db[0],
+                              length, max_snr_db=snr_db[1])
+            y = jnp.where(jax.random.uniform(k_use) < noise_prob, noisy, y)
+        return y[0]
+
+    return jax.vmap(one)(keys, x, lengths)

@@ -35,7 +35,7 @@ import numpy as np
 
 from audiojax import audio as audio_lib
 from audiojax.data import corpus_dir, default_data_dir
-from audiojax.data.manifest import ManifestError, read_manifest
+from audiojax.data.manifest import ManifestError, parse_manifest
 
 __all__ = [
     "BadExampleError",
@@ -86,14 +86,20 @@ class ManifestSource:
 
     Args:
       path: the manifest. Malformed lines raise :class:`ManifestError` (``file:line``) here,
-        before any training starts.
+        before any training starts...
       labels: class names in id order. Default: ``labels`` of an ``info.json`` next to the
         manifest (the local corpora write one), else None (see :func:`labels_of`).
+      skip_malformed: ... unless True: then they are left out and listed in ``self.malformed``
+        (the messages), for the caller to report.
     """
 
-    def __init__(self, path: str | os.PathLike, labels: Sequence[str] | None = None):
+    def __init__(self, path: str | os.PathLike, labels: Sequence[str] | None = None,
+                 skip_malformed: bool = False):
         self.path = str(path)
-        entries = read_manifest(path)
+        entries, errors = parse_manifest(path)
+        if errors and not skip_malformed:
+            raise errors[0]
+        self.malformed = [str(e) for e in errors]
         self._audio = [e.audio_path for e in entries]
         self._label = [e.label for e in entries]
         self._speaker = [e.speaker for e in entries]
@@ -357,18 +363,21 @@ def open_source(
     *,
     tfds_data_dir: str | os.PathLike | None = None,
     sample_rate: int | None = None,
+    skip_malformed: bool = False,
 ) -> ManifestSource | TfdsSource:
     """Opens a source from a spec string.
 
     Specs:
-      * ``manifest:PATH`` or any path ending in ``.tsv``: that manifest (``split`` unused);
+      * ``manifest:PATH`` or any path ending in ``.tsv``: that manifest, for the train split
+        only; ``{split}`` in the path is replaced by the split (``my/{split}.tsv``);
         ``manifest:DIR`` or an existing directory: ``DIR/SPLIT.tsv``.
       * ``commands``, ``sentences``, ``commands/small``: the local corpus's manifest
         ``corpus_dir(data_dir, NAME, SIZE)/SPLIT.tsv``.
       * ``tfds:audiojax_commands/small`` (local builders, read from ``data_dir/tfds``) or
         ``tfds:NAME[/CONFIG]`` for a catalog dataset (read from ``tfds_data_dir``, default TFDS's).
 
-    ``data_dir`` defaults to :func:`audiojax.data.default_data_dir`.
+    ``data_dir`` defaults to :func:`audiojax.data.default_data_dir`; ``skip_malformed`` goes to
+    :class:`ManifestSource`.
     """
     spec = str(spec)
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -379,20 +388,25 @@ def open_source(
         else:
             tfds_dir = tfds_data_dir
         return TfdsSource(name, split, tfds_dir, sample_rate=sample_rate)
-    if spec.startswith("manifest:"):
-        path = Path(spec[len("manifest:"):])
-        return ManifestSource(path / f"{split}.tsv" if path.is_dir() else path)
-    if spec.endswith(".tsv"):
-        return ManifestSource(spec)
+    if spec.startswith("manifest:") or spec.endswith(".tsv"):
+        path = Path(spec.removeprefix("manifest:").replace("{split}", split))
+        if path.is_dir():
+            return ManifestSource(path / f"{split}.tsv", skip_malformed=skip_malformed)
+        if "{split}" not in spec and split != "train":
+            # One file cannot be every split: evaluating on the training data would pass silently.
+            raise ValueError(
+                f"data source {spec!r} is one manifest, but split {split!r} was asked for; give a "
+                f"folder with train/validation/test.tsv or a pattern such as 'my/{{split}}.tsv'")
+        return ManifestSource(path, skip_malformed=skip_malformed)
     corpus, _, size = spec.partition("/")
     if corpus in LOCAL_CORPORA:
         path = corpus_dir(data_dir, corpus, size or "full") / f"{split}.tsv"
         if not path.is_file():
             raise FileNotFoundError(
                 f"{spec}: no manifest at {path}; build the corpus first (audiojax data build {corpus})")
-        return ManifestSource(path)
+        return ManifestSource(path, skip_malformed=skip_malformed)
     if Path(spec).is_dir():
-        return ManifestSource(Path(spec) / f"{split}.tsv")
+        return ManifestSource(Path(spec) / f"{split}.tsv", skip_malformed=skip_malformed)
     raise ValueError(f"unknown data source {spec!r}: expected manifest:PATH, PATH.tsv, "
                      f"tfds:NAME[/CONFIG], or a local corpus ({', '.join(LOCAL_CORPORA)}[/SIZE])")
 

@@ -8,6 +8,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from audiojax.data.augment import augment_waveforms
 from audiojax.models import get_model
 from audiojax.train.parallel import example_index
 
@@ -41,13 +42,15 @@ class Classification:
         return model.init(rng, batch["audio"], batch["length"], train=False)
 
     def _augment(self, rng, audio, lengths, axis_name):
-        cfg = self.config.get("augment")
-        if not cfg or not cfg.get("gain_db"):
+        cfg = self.config.augment
+        if not (cfg.gain_db or cfg.max_shift_seconds or cfg.noise_prob):
             return audio
         # One key per global example index, so a device split gives the same augmentation.
         keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(example_index(audio.shape[0], axis_name))
-        gain_db = jax.vmap(lambda k: jax.random.uniform(k, (), minval=-cfg.gain_db, maxval=cfg.gain_db))(keys)
-        return audio * (10.0 ** (gain_db / 20.0))[:, None]
+        return augment_waveforms(
+            keys, audio, lengths, gain_db=cfg.gain_db,
+            max_shift=int(cfg.max_shift_seconds * self.config.data.sample_rate),
+            noise_prob=cfg.noise_prob, snr_db=tuple(cfg.snr_db))
 
     def loss(self, params, batch_stats, batch, rng, axis_name):
         audio = self._augment(rng, batch["audio"], batch["length"], axis_name)

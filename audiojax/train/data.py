@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax
 import ml_collections
+from jax.experimental.multihost_utils import sync_global_devices
 
 from audiojax.data import corpus_dir, default_data_dir
 from audiojax.data.pipeline import Loader, make_loader
@@ -20,17 +22,28 @@ def ensure_corpus(config: ml_collections.ConfigDict) -> None:
     name, _, size = config.data.source.partition("/")
     if name not in LOCAL_CORPORA:
         return
-    if not (corpus_dir(data_dir_of(config), name, size or "full") / "train.tsv").is_file():
-        from audiojax.data import corpora
+    from audiojax.data import corpora
 
-        print(f"building the {name} corpus ({size or 'full'}) in {data_dir_of(config)} (first use)")
-        print(corpora.build(name, data_dir=data_dir_of(config), size=size or "full",
-                            seed=config.data.get("build_seed", 0)))
+    folder = corpus_dir(data_dir_of(config), name, size or "full")
+    seed = config.data.build_seed
+    info = corpora.load_info(folder)
+    if info is None:
+        if jax.process_index() == 0:
+            print(f"building the {name} corpus ({size or 'full'}) in {data_dir_of(config)} (first use)")
+            print(corpora.build(name, data_dir=data_dir_of(config), size=size or "full", seed=seed))
+        sync_global_devices("audiojax corpus built")  # other processes wait for process 0
+    elif info["seed"] != seed:
+        raise ValueError(f"config.data.build_seed={seed}, but {folder} was built with seed "
+                         f"{info['seed']}; rebuild it (audiojax data build {name} --size "
+                         f"{size or 'full'} --seed {seed}) or use build_seed={info['seed']}")
 
 
 def open_split(config: ml_collections.ConfigDict, split: str):
+    """The source of ``split``; with ``data.on_bad='skip'``, malformed manifest lines are left
+    out and listed in ``source.malformed`` (reported by the trainer), else they raise."""
     return open_source(config.data.source, split, data_dir_of(config),
-                       sample_rate=config.data.sample_rate)
+                       sample_rate=config.data.sample_rate,
+                       skip_malformed=config.data.on_bad == "skip")
 
 
 def labels_for(config: ml_collections.ConfigDict) -> list[str]:

@@ -40,7 +40,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.parallel = "jit"               # jit (sharded on a 'data' mesh axis) | pmap
 
     c.augment = ml_collections.ConfigDict()
+    # On-device waveform augmentation in the train step (audiojax.data.augment).
     c.augment.gain_db = 0.0          # random gain in [-gain_db, gain_db]
+    c.augment.max_shift_seconds = 0.0  # random time shift within the true length
+    c.augment.noise_prob = 0.0       # share of examples that get white noise ...
+    c.augment.snr_db = (5.0, 30.0)   # ... at an SNR uniform in this range
 
     c.log_every_steps = 50
     c.eval_every_steps = 500

@@ -42,7 +42,9 @@ def _check_config(config: ml_collections.ConfigDict, workdir: Path) -> None:
             save_config(config, path)
         return
     old, new = read_config(path).to_dict(), json.loads(json.dumps(config.to_dict()))
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    # `experiment` is where the config came from (spelled any way), not what it says.
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if k != "experiment" and old.get(k) != new.get(k))
     if changed:
         raise ValueError(f"{workdir} holds a run with another config (differs in: {', '.join(changed)}); "
                          "use a new --workdir, or the same config to resume it")
@@ -81,6 +83,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Trains ``config`` in ``workdir`` (resuming it if it holds checkpoints); returns the last
     validation metrics."""
     maybe_initialize_distributed()
+    config = ml_collections.ConfigDict(config.to_dict())  # ours to fill in; the caller's stays
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     _check_config(config, workdir)
@@ -92,10 +95,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     parallel = DataParallel(config.parallel)
     local_batch = parallel.check_batch_size(config.batch_size)
 
-    train_loader = train_data.loader_for(config, train_data.open_split(config, "train"), labels,
-                                         train=True, batch_size=local_batch)
-    eval_loader = train_data.loader_for(config, train_data.open_split(config, config.eval_split),
-                                        labels, train=False, batch_size=local_batch)
+    train_source = train_data.open_split(config, "train")
+    eval_source = train_data.open_split(config, config.eval_split)
+    malformed = [*getattr(train_source, "malformed", []), *getattr(eval_source, "malformed", [])]
+    if malformed:
+        print(f"skipping {len(malformed)} malformed manifest line(s):\n  " + "\n  ".join(malformed))
+    train_loader = train_data.loader_for(config, train_source, labels, train=True,
+                                         batch_size=local_batch)
+    eval_loader = train_data.loader_for(config, eval_source, labels, train=False,
+                                        batch_size=local_batch)
     steps_per_epoch = max(1, train_loader.shard_length // local_batch)
     num_steps = _num_train_steps(config, steps_per_epoch)
     with config.unlocked():
@@ -118,10 +126,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     placed = parallel.put_state(state)
     train_step = parallel.compile_train_step(make_train_step(task, tx))
     eval_step = parallel.compile_eval_step(task.eval_step)
-    audio_seconds = config.batch_size * config.data.max_seconds
     val_metrics: dict = {}
     pending: list = []  # train metrics (on device) since the last log
-    window_start, window_steps = time.perf_counter(), 0
+    window_start, window_steps, window_audio = time.perf_counter(), 0, 0.0
+
+    def check_finite(step: int, metrics: dict) -> None:
+        if metrics["finite"]:
+            return
+        checkpoints.wait()
+        last = checkpoints.step_for("latest")
+        kept = (f"the last good checkpoint is step {last} in {workdir / 'checkpoints'}"
+                if last else "no checkpoint was saved before it")
+        raise NonFiniteLossError(f"step {step}: loss is {float(metrics['loss'])}, gradient norm "
+                                 f"{float(metrics['grad_norm'])}; training stopped, {kept}")
 
     bar = tqdm(total=num_steps, initial=start, desc=f"train {workdir.name}", unit="step",
                disable=jax.process_index() != 0, dynamic_ncols=True)
@@ -129,33 +146,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         for step in range(start + 1, num_steps + 1):
             batch = next(train_iter)
             placed, metrics = train_step(placed, parallel.put_batch(numeric(batch)))
+            # The previous step has finished by now: checking it costs no pipelining, and a
+            # non-finite step (which the step itself refused to apply) stops the run at once.
+            if pending:
+                check_finite(*jax.device_get(pending[-1]))
             pending.append((step, metrics))
             window_steps += 1
+            window_audio += float(np.sum(batch["length"][batch["mask"]])) / config.data.sample_rate
             save = step % config.checkpoint_every_steps == 0 or step == num_steps
-            if step % config.log_every_steps == 0 or save or step % config.eval_every_steps == 0:
-                fetched = [(s, jax.device_get(m)) for s, m in pending]
+            evaluate = step % config.eval_every_steps == 0 or save
+            if step % config.log_every_steps == 0 or evaluate:
+                fetched = jax.device_get(pending)
                 pending.clear()
-                for s, m in fetched:
-                    if not m["finite"]:
-                        checkpoints.wait()
-                        last = checkpoints.step_for("latest")
-                        kept = (f"the last good checkpoint is step {last} in {workdir / 'checkpoints'}"
-                                if last else "no checkpoint was saved before it")
-                        raise NonFiniteLossError(
-                            f"step {s}: loss is {float(m['loss'])}, gradient norm "
-                            f"{float(m['grad_norm'])}; training stopped, {kept}")
+                check_finite(*fetched[-1])
                 means = {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[-1][1]
                          if k != "finite"}
-                elapsed = time.perf_counter() - window_start
-                rate = window_steps / max(elapsed, 1e-9)
-                means.update(examples_per_second=rate * config.batch_size,
-                             audio_seconds_per_second=rate * audio_seconds)
+                elapsed = max(time.perf_counter() - window_start, 1e-9)
+                # Audio seconds count true lengths (this process's share), not padding.
+                means.update(examples_per_second=window_steps * config.batch_size / elapsed,
+                             audio_seconds_per_second=window_audio * jax.process_count() / elapsed)
                 log.write(step, "train", means)
                 bar.set_postfix(loss=f"{means['loss']:.4f}", ex_s=f"{means['examples_per_second']:.0f}",
                                 audio_s_s=f"{means['audio_seconds_per_second']:.0f}", refresh=False)
-                window_start, window_steps = time.perf_counter(), 0
+                window_start, window_steps, window_audio = time.perf_counter(), 0, 0.0
             bar.update(1)
-            if step % config.eval_every_steps == 0 or save:
+            if evaluate:
                 val_metrics = evaluate_loader(task, parallel, eval_step, placed.variables, eval_loader)
                 log.write(step, config.eval_split, _scalars(val_metrics))
                 bar.write(f"step {step}: {config.eval_split} loss {val_metrics['loss']:.4f}, "
@@ -167,13 +182,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             if save:
                 checkpoints.save(step, parallel.get_state(placed),
                                  {"data_iterator": train_iter.get_state().decode(), "step": step},
-                                 metrics=_scalars(val_metrics) if val_metrics else None)
+                                 metrics=_scalars(val_metrics))
     finally:
         bar.close()
         checkpoints.wait()
         checkpoints.close()
         log.close()
         train_iter.close()
-    if train_iter.skipped:
+    if train_iter.skipped or malformed:
         print(train_iter.report())
+        if malformed:
+            print(f"and {len(malformed)} malformed manifest line(s), listed at the start")
     return val_metrics

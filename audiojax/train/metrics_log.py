@@ -35,9 +35,8 @@ class MetricsLog:
         """Drops records past ``step``: a resumed run redoes them from its checkpoint."""
         if not self.enabled or not self.path.exists():
             return
-        lines = [line for line in self.path.read_text().splitlines()
-                 if line.strip() and json.loads(line)["step"] <= step]
-        self.path.write_text("".join(line + "\n" for line in lines))
+        kept = [r for r in read_metrics(self.path.parent) if r["step"] <= step]
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def close(self) -> None:
         if self.tb is not None:
@@ -45,7 +44,14 @@ class MetricsLog:
 
 
 def read_metrics(workdir: str | Path) -> list[dict]:
+    """The records of ``workdir/metrics.jsonl``; a last line cut short by a kill is ignored."""
     path = Path(workdir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records

@@ -15,6 +15,8 @@ import numpy as np
 import scipy.signal
 import soxr
 
+from audiojax.data.corpora.voices import SynthesisError
+
 EPS = 1e-12
 
 
@@ -76,10 +78,10 @@ def tempo(y: np.ndarray, sr: int, factor: float) -> np.ndarray:
     p = subprocess.run(cmd, input=np.ascontiguousarray(y, np.float32).tobytes(),
                        capture_output=True, timeout=60)
     if p.returncode != 0:
-        raise RuntimeError(f"sox tempo {factor} failed: {p.stderr.decode(errors='replace')}")
+        raise SynthesisError("sox", f"tempo {factor}", f"sox failed: {p.stderr.decode(errors='replace')}")
     out = np.frombuffer(p.stdout, np.float32).copy()
     if out.size == 0:
-        raise RuntimeError(f"sox tempo {factor} returned no audio")
+        raise SynthesisError("sox", f"tempo {factor}", "sox returned no audio")
     return out
 
 

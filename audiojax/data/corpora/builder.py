@@ -95,7 +95,7 @@ def assign_splits(voices: list[V.Voice], seed: int, val_frac: float = 0.1,
     engines = {v.engine for v in voices}
     held = next((e for e in HOLDOUT_PREFERENCE if e in engines and len(engines) > 1), None)
     if held is None:
-        raise RuntimeError(
+        raise ValueError(
             f"need voices of at least two engines to hold one out for the test split; found "
             f"{sorted(engines) or 'none'}. Install espeak-ng and flite (see the Makefile setup).")
     groups: dict[str, list[V.Voice]] = {}
@@ -121,7 +121,7 @@ def assign_splits(voices: list[V.Voice], seed: int, val_frac: float = 0.1,
     n_val = max(1, round(val_frac * n))
     n_test_extra = max(1, round(test_frac * n) - len(held_groups))
     if n_val + n_test_extra >= len(order):
-        raise RuntimeError(f"too few voice groups ({n}) to make three speaker-disjoint splits")
+        raise ValueError(f"too few voice groups ({n}) to make three speaker-disjoint splits")
     assign = {"validation": order[:n_val], "test": held_groups + order[n_val:n_val + n_test_extra],
               "train": order[n_val + n_test_extra:]}
     return {s: sorted((v for g in assign[s] for v in groups[g]), key=lambda v: v.id)
