@@ -50,13 +50,12 @@ class Checkpoints:
 
     def step_for(self, which: str | int) -> int | None:
         """'latest', 'best' or an explicit step -> a saved step (None if nothing is saved)."""
-        steps = self.manager.all_steps()
         if which == "latest":
             return self.manager.latest_step()
         if which == "best":
             best = self.manager.best_step()
             return best if best is not None else self.manager.latest_step()
-        step = int(which)
+        step, steps = int(which), self.manager.all_steps()
         if step not in steps:
             raise ValueError(f"--checkpoint {step}: no such checkpoint; saved steps: {sorted(steps)}")
         return step

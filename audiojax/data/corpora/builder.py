@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import functools
 import multiprocessing as mp
 import os
 import shutil
@@ -144,7 +145,7 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
                         clips.append(Clip(len(clips), split, v, w, r))
     elif name == "sentences":
         base = spec.target_clips / total_w
-        pools = _text_pools(seed)
+        pools = _text_pools()
         for split in SPLITS:
             pool = pools[split]
             rng = np.random.default_rng([seed, 99, SPLITS.index(split)])
@@ -169,18 +170,16 @@ def voice_weight(v: V.Voice) -> float:
     return 0.5 if v.variant else ENGINE_WEIGHT.get(v.engine, 1.0)
 
 
-_POOLS: dict[int, dict[str, list[str]]] = {}
 
 
-def _text_pools(seed: int) -> dict[str, list[str]]:
-    """Sentences by split (a sentence belongs to one split only)."""
-    key = 0  # the pool is fixed; the seed only changes which sentences are drawn
-    if key not in _POOLS:
-        pools = {s: [] for s in SPLITS}
-        for t in sentences.sentence_pool(n_grammar=8000, seed=0):
-            pools[sentences.split_of_text(t)].append(t)
-        _POOLS[key] = pools
-    return _POOLS[key]
+@functools.lru_cache(maxsize=1)
+def _text_pools() -> dict[str, list[str]]:
+    """Sentences by split (a sentence belongs to one split only). The pool is fixed; a build's
+    seed only changes which sentences are drawn from it."""
+    pools = {s: [] for s in SPLITS}
+    for t in sentences.sentence_pool(n_grammar=8000, seed=0):
+        pools[sentences.split_of_text(t)].append(t)
+    return pools
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +189,7 @@ def _text_pools(seed: int) -> dict[str, list[str]]:
 def babble_bank(split_voices: dict[str, list[V.Voice]], spec: SizeSpec, seed: int,
                 workdir: Path) -> dict[str, dict[str, tuple[str, np.ndarray]]]:
     """``{split: {voice_id: (group, speech stream)}}`` from the split's own voices."""
-    pools = _text_pools(seed)
+    pools = _text_pools()
     bank = {}
     for si, split in enumerate(SPLITS):
         vs = split_voices[split]

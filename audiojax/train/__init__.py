@@ -1,0 +1,1 @@
+"""The one trainer: state, optimizer, step, data parallelism, checkpoints, the loop."""
