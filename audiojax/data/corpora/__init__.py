@@ -10,7 +10,7 @@
   Commands order), per-split clips/speakers/hours/engines/voices, augmentation, versions;
 - ``clips.jsonl``: every clip's synthesis and augmentation parameters;
 
-and the TFDS copy ``DATA_DIR/tfds/audiojax_<name>/<size>/1.0.0`` (array_record), readable with
+and the TFDS copy ``DATA_DIR/tfds/audiojax_<name>/<size>/1.1.0`` (array_record), readable with
 ``tfds.data_source('audiojax_<name>/<size>', data_dir=DATA_DIR/'tfds')`` once
 :mod:`audiojax.data.corpora.tfds_builders` is imported.
 

@@ -31,8 +31,8 @@ MARKER = "audiojax_corpus.json"  # written next to dataset_info.json: which WAV 
 
 
 class _LocalCorpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First version."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First version.", "1.1.0": "Audio stored as raw int16 bytes."}
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"{s} size") for s in SIZES]
     CORPUS = ""
 
@@ -44,7 +44,10 @@ class _LocalCorpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             description=f"audiojax synthetic '{self.CORPUS}' corpus (offline TTS voices, "
                         "simulated rooms and noise), speaker-disjoint splits.",
             features=tfds.features.FeaturesDict({
-                "audio": tfds.features.Tensor(shape=(None,), dtype=np.int16),
+                # Raw bytes: as int64 varints a clip takes ~3x the space, and TFDS spills
+                # splits over 1 GB to disk through TensorFlow, which is not installed.
+                "audio": tfds.features.Tensor(shape=(None,), dtype=np.int16,
+                                              encoding=tfds.features.Encoding.BYTES),
                 "label": self._label_feature(),
                 "speaker": tfds.features.Text(),
                 "id": tfds.features.Text(),
