@@ -121,8 +121,10 @@ def test_four_devices_match_one(mode, tiny_commands, tiny_data_dir, tmp_path):
 
 
 def test_killed_run_resumes_to_the_same_parameters(tiny_commands, tiny_data_dir, tmp_path):
+    # With grain worker processes, as real runs have: their iterator state is checkpointed too.
     common = ["--config", "experiments/kws_seed_cnn.py:tiny", "--config.num_train_steps=12",
-              "--config.checkpoint_every_steps=3", "--config.eval_every_steps=3"]
+              "--config.checkpoint_every_steps=3", "--config.eval_every_steps=3",
+              "--config.data.num_workers=2"]
     _cli(["train", *common, "--workdir", str(tmp_path / "whole")], tiny_data_dir)
 
     killed = tmp_path / "killed"
