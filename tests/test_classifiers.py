@@ -132,3 +132,14 @@ def test_logmel_cnn_masks_padding(waveform_batch):
     d = np.asarray(unmasked.apply(variables, garbage, lengths, train=False))
     np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-5)
     assert np.abs(a[1:] - b[1:]).max() < 0.5 * np.abs(c[1:] - d[1:]).max()
+
+
+@pytest.mark.parametrize("shape,window", [((2, 37, 3), (4,)), ((2, 37, 11, 3), (2, 2))])
+def test_max_pool_equals_flax_max_pool_in_value_and_gradient(shape, window):
+    from audiojax.models.classifiers import _max_pool
+
+    x = jnp.asarray(np.random.default_rng(0).standard_normal(shape), jnp.float32)
+    np.testing.assert_array_equal(_max_pool(x, window), nn.max_pool(x, window, strides=window))
+    ours = jax.grad(lambda a: jnp.sum(_max_pool(jnp.maximum(a, 0), window) ** 2))(x)
+    ref = jax.grad(lambda a: jnp.sum(nn.max_pool(jnp.maximum(a, 0), window, strides=window) ** 2))(x)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6)

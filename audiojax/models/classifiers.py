@@ -10,21 +10,46 @@ from __future__ import annotations
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 # PyTorch's BatchNorm1d momentum 0.1 is an exponential average with weight 0.9 on the old value.
 _BN = dict(momentum=0.9, epsilon=1e-5)
 
 
+@jax.custom_vjp
+def _window_max(x: jnp.ndarray) -> jnp.ndarray:
+    """Max over axis 2 of ``x (batch, n, window, ...)``."""
+    return x.max(axis=2)
+
+
+def _window_max_fwd(x):
+    # The gradient goes to the argmax chosen here, from the forward values, once: recomputing
+    # "x == max" in the backward pass (jnp.max's rule) can miss when XLA re-fuses the
+    # computation of x differently, and then the window's gradient is lost.
+    first = jnp.argmax(x, axis=2, keepdims=True)
+    chosen = jnp.arange(x.shape[2]).reshape((1, 1, -1) + (1,) * (x.ndim - 3)) == first
+    return x.max(axis=2), chosen
+
+
+def _window_max_bwd(chosen, g):
+    return (jnp.where(chosen, jnp.expand_dims(g, 2), jnp.zeros((), g.dtype)),)
+
+
+_window_max.defvjp(_window_max_fwd, _window_max_bwd)
+
+
 def _max_pool(x: jnp.ndarray, window: tuple[int, ...]) -> jnp.ndarray:
     """Non-overlapping max pooling (stride = window, remainder dropped, as PyTorch's MaxPool)
-    of ``x (batch, *spatial, channels)``. A reshape and a max: its gradient is a mask, which
-    XLA on CPU runs faster than the select-and-scatter of ``nn.max_pool``."""
-    spatial = [n // k for n, k in zip(x.shape[1:-1], window)]
-    x = x[(slice(None), *(slice(0, n * k) for n, k in zip(spatial, window)))]
-    split = [d for n, k in zip(spatial, window) for d in (n, k)]
-    x = x.reshape(x.shape[0], *split, x.shape[-1])
-    return x.max(axis=tuple(range(2, 2 + 2 * len(window), 2)))
+    of ``x (batch, *spatial, channels)``: one spatial axis at a time, a reshape and a max whose
+    gradient is a saved mask, which XLA on CPU runs faster than ``nn.max_pool``'s
+    select-and-scatter."""
+    for axis, k in enumerate(window, start=1):
+        n = x.shape[axis] // k
+        x = jax.lax.slice_in_dim(x, 0, n * k, axis=axis)
+        x = x.reshape(x.shape[:axis] + (n, k) + x.shape[axis + 1:])
+        x = jnp.moveaxis(_window_max(jnp.moveaxis(x, (axis, axis + 1), (1, 2))), 1, axis)
+    return x
 
 
 def _masked_mean(x: jnp.ndarray, valid: jnp.ndarray) -> jnp.ndarray:
