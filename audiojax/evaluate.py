@@ -82,7 +82,7 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
         source, name = train_data.open_split(run.config, split), split
     batch = batch_size or run.config.batch_size
     batch = -(-batch // run.parallel.num_devices) * run.parallel.num_devices
-    loader = train_data.loader_for(run.config, source, run.labels, train=False, batch_size=batch)
+    loader = train_data.loader_for(run.config, source, run.task, train=False, batch_size=batch)
     eval_step = run.parallel.compile_eval_step(run.task.eval_step)
     metrics = evaluate_loader(run.task, run.parallel, eval_step, run.variables, loader)
     metrics = {"workdir": str(run.workdir), "checkpoint_step": run.step, "data": str(manifest or split),

@@ -1,6 +1,7 @@
 """Tasks: what turns a batch into a loss and evaluation metrics; the trainer knows only this.
 
-A task has ``model``, ``init(rng, batch)``, ``loss(params, batch_stats, batch, rng, axis_name)``,
+A task has ``model``, ``label_to_id`` (how the loader turns a record's label into arrays: a
+dict of class ids, or a picklable callable such as a tokenizer), ``init(rng, batch)``, ``loss(params, batch_stats, batch, rng, axis_name)``,
 ``eval_step(variables, batch, axis_name)`` returning sums over the batch, and
 ``summarize(sums)`` turning accumulated sums into metrics.
 """

@@ -29,6 +29,7 @@ class Classification:
     def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
         self.config = config
         self.labels = list(labels)
+        self.label_to_id = {name: i for i, name in enumerate(self.labels)}  # for the loader
         kwargs = dict(config.model.to_dict())
         name = kwargs.pop("name")
         if config.get("compute_dtype", "float32") == "bfloat16":

@@ -51,11 +51,12 @@ def labels_for(config: ml_collections.ConfigDict) -> list[str]:
     return labels_of(open_split(config, "train"))
 
 
-def loader_for(config: ml_collections.ConfigDict, source, labels: list[str], *, train: bool,
+def loader_for(config: ml_collections.ConfigDict, source, task, *, train: bool,
                batch_size: int) -> Loader:
-    """The grain loader of ``source`` with the run's rate, crop length and label ids."""
+    """The grain loader of ``source`` with the run's rate and crop length; each record's label
+    becomes ``task.label_to_id(label)`` (a dict of class ids, or a tokenizer for transcripts)."""
     return make_loader(
         source, sample_rate=config.data.sample_rate, batch_size=batch_size, train=train,
         max_length=int(round(config.data.max_seconds * config.data.sample_rate)),
         seed=config.seed, worker_count=config.data.num_workers if train else 0,
-        label_to_id={name: i for i, name in enumerate(labels)}, on_bad=config.data.on_bad)
+        label_to_id=task.label_to_id, on_bad=config.data.on_bad)

@@ -100,9 +100,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     malformed = [*getattr(train_source, "malformed", []), *getattr(eval_source, "malformed", [])]
     if malformed:
         print(f"skipping {len(malformed)} malformed manifest line(s):\n  " + "\n  ".join(malformed))
-    train_loader = train_data.loader_for(config, train_source, labels, train=True,
+    train_loader = train_data.loader_for(config, train_source, task, train=True,
                                          batch_size=local_batch)
-    eval_loader = train_data.loader_for(config, eval_source, labels, train=False,
+    eval_loader = train_data.loader_for(config, eval_source, task, train=False,
                                         batch_size=local_batch)
     steps_per_epoch = max(1, train_loader.shard_length // local_batch)
     num_steps = _num_train_steps(config, steps_per_epoch)
