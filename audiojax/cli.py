@@ -50,9 +50,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate(args.workdir, checkpoint=args.checkpoint, split=args.split,
                        manifest=args.manifest, output=args.output)
-    print(f"{metrics['data']} at step {metrics['checkpoint_step']}: "
-          f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-          f"loss {metrics['loss']:.4f} over {metrics['count']} clips")
+    print(metrics["headline"])
     print(f"wrote {', '.join(metrics['files'])}")
     curves = Path(args.workdir) / "learning_curves.png"
     if curves.exists():

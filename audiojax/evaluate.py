@@ -14,7 +14,6 @@ from typing import Any
 import jax
 import numpy as np
 
-from audiojax import plots
 from audiojax.data.pipeline import make_loader, numeric
 from audiojax.data.sources import FileListSource, ManifestSource
 from audiojax.tasks import get_task
@@ -59,25 +58,19 @@ def restore_run(workdir: str | Path, checkpoint: str | int = "best") -> TrainedR
                       parallel.put_state(state).variables, step)
 
 
-def _check_labels(source, labels: list[str], where: str) -> None:
-    unknown = sorted(set(source.unique_labels()) - set(labels))
-    if unknown:
-        raise ValueError(f"{where}: labels unknown to the model: {', '.join(unknown)} "
-                         f"(it knows {len(labels)}: {', '.join(labels[:10])}{' ...' if len(labels) > 10 else ''})")
-
-
 def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "test",
              manifest: str | Path | None = None, output: str | Path | None = None,
              batch_size: int | None = None) -> dict:
     """Metrics of a run's checkpoint on a split of its corpus or on a manifest (``path<TAB>label``).
 
-    Writes ``output`` (default ``WORKDIR/eval_<split or manifest stem>.json``) and a
-    confusion-matrix PNG beside it; returns the metrics.
+    Writes ``output`` (default ``WORKDIR/eval_<split or manifest stem>.json``) and the task's
+    plots beside it (a confusion matrix for classification); returns the metrics, with
+    ``files`` listing what was written and ``headline`` a one-line summary.
     """
     run = restore_run(workdir, checkpoint)
     if manifest is not None:
         source, name = ManifestSource(manifest), Path(manifest).stem
-        _check_labels(source, run.labels, str(manifest))
+        run.task.check_source(source, str(manifest))
     else:
         source, name = train_data.open_split(run.config, split), split
     batch = batch_size or run.config.batch_size
@@ -90,11 +83,10 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     output = Path(output) if output else run.workdir / f"eval_{name}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(metrics, indent=1) + "\n")
-    png = output.with_suffix(".confusion.png")
-    plots.confusion_matrix_png(png, np.array(metrics["confusion_matrix"]), run.labels,
-                               title=f"{run.workdir.name} step {run.step} on {name}: "
-                                     f"accuracy {metrics['accuracy']:.4f}")
-    metrics["files"] = [str(output), str(png)]
+    plotted = run.task.write_plots(output, metrics, title=f"{run.workdir.name} step {run.step} on {name}")
+    metrics["files"] = [str(output), *map(str, plotted)]
+    metrics["headline"] = (f"{metrics['data']} at step {run.step}: {run.task.headline(metrics)} "
+                           f"over {metrics['count']} clips")
     return metrics
 
 

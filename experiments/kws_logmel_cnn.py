@@ -18,11 +18,17 @@ def get_config(variant=None):
     c.schedule = "cosine"
     c.warmup_steps = 200
     c.learning_rate = 2e-3
-    c.num_epochs = 12.0
+    c.num_epochs = 16.0
     c.label_smoothing = 0.1
+    # Against unseen voices and channels: speed (vocal-tract length and pitch) perturbation,
+    # per-utterance mean normalization, SpecAugment; level, shift and noise as before.
+    c.augment.speed = (0.88, 1.12)
     c.augment.gain_db = 6.0
     c.augment.max_shift_seconds = 0.1
     c.augment.noise_prob = 0.3
+    c.model.utterance_norm = True
+    c.model.time_masks, c.model.time_mask_width = 2, 12
+    c.model.freq_masks, c.model.freq_mask_width = 2, 8
     if variant == "tiny":
         c.model.channels = (8, 16)       # compiles in a second
     return apply_variant(c, variant)

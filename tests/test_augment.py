@@ -142,14 +142,41 @@ def test_augment_waveforms_is_per_example_and_keeps_padding():
     x = x * (jnp.arange(800)[None, :] < lengths[:, None])
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(0), i))(jnp.arange(4))
     kw = dict(gain_db=6.0, max_shift=40, noise_prob=0.5, snr_db=(10.0, 20.0))
-    out = jax.jit(lambda k, a, n: augment_waveforms(k, a, n, **kw))(keys, x, lengths)
+    out, out_lengths = jax.jit(lambda k, a, n: augment_waveforms(k, a, n, **kw))(keys, x, lengths)
+    np.testing.assert_array_equal(out_lengths, lengths)
     for i, n in enumerate(np.asarray(lengths)):
         assert np.all(np.asarray(out[i, n:]) == 0)
     # Each row depends only on its own key: the batch split in two gives the same rows.
-    halves = jnp.concatenate([augment_waveforms(keys[:2], x[:2], lengths[:2], **kw),
-                              augment_waveforms(keys[2:], x[2:], lengths[2:], **kw)])
+    halves = jnp.concatenate([augment_waveforms(keys[:2], x[:2], lengths[:2], **kw)[0],
+                              augment_waveforms(keys[2:], x[2:], lengths[2:], **kw)[0]])
     np.testing.assert_allclose(out, halves, rtol=1e-6, atol=1e-6)
     # Gain alone is a scale within +-6 dB.
-    gained = augment_waveforms(keys, x, lengths, gain_db=6.0)
+    gained, _ = augment_waveforms(keys, x, lengths, gain_db=6.0)
     ratio = np.asarray(jnp.sum(gained * x, 1) / jnp.sum(x * x, 1))
     assert np.all((ratio >= 10 ** (-6 / 20) - 1e-6) & (ratio <= 10 ** (6 / 20) + 1e-6))
+
+
+def test_change_speed_matches_numpy_interp_and_scales_frequency():
+    from audiojax.data.augment import augment_waveforms, change_speed
+
+    sr, n = 16000, 8000
+    t = np.arange(n) / sr
+    x = np.zeros((3, n), np.float32)
+    lengths = np.array([8000, 6000, 4000])
+    for i, m in enumerate(lengths):
+        x[i, :m] = np.sin(2 * np.pi * 440.0 * t[:m])
+    factors = np.array([1.1, 0.9, 1.0], np.float32)
+    out, new = change_speed(jnp.asarray(x), jnp.asarray(lengths), jnp.asarray(factors))
+    np.testing.assert_array_equal(new, [np.floor(8000 / np.float32(1.1)), 6000 / np.float32(0.9) // 1, 4000])
+    for i in range(3):
+        m = int(new[i])
+        ref = np.interp(np.arange(m) * factors[i], np.arange(n), x[i])
+        np.testing.assert_allclose(out[i, :m], ref, atol=2e-4)
+        assert np.all(np.asarray(out[i, m:]) == 0)
+        peak = np.argmax(np.abs(np.fft.rfft(np.asarray(out[i, :m]) * np.hanning(m)))) * sr / m
+        assert abs(peak - 440.0 * factors[i]) < 5.0
+    # The speed range of augment_waveforms draws factors inside it, per example.
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(1), i))(jnp.arange(3))
+    _, drawn = augment_waveforms(keys, jnp.asarray(x), jnp.asarray(lengths), speed=(0.9, 1.1))
+    ratio = lengths / np.asarray(drawn)
+    assert np.all((ratio > 0.9 - 1e-3) & (ratio < 1.1 + 1e-3)) and len(set(ratio.round(4))) == 3

@@ -143,3 +143,53 @@ def test_max_pool_equals_flax_max_pool_in_value_and_gradient(shape, window):
     ours = jax.grad(lambda a: jnp.sum(_max_pool(jnp.maximum(a, 0), window) ** 2))(x)
     ref = jax.grad(lambda a: jnp.sum(nn.max_pool(jnp.maximum(a, 0), window, strides=window) ** 2))(x)
     np.testing.assert_allclose(ours, ref, rtol=1e-6)
+
+
+def test_mfcc_frontend_feeds_the_cnn_the_librosa_coefficients(waveform_batch):
+    import librosa
+
+    audio, lengths = waveform_batch
+    model = get_model("logmel_cnn", num_classes=3, channels=(8,), frontend="mfcc", n_mfcc=13)
+    variables = model.init(jax.random.key(0), audio, lengths, train=False)
+    _, state = model.apply(variables, audio, lengths, train=True, mutable=["batch_stats"])
+    # BatchNorm's running mean after one step is 0.1 x the batch mean of the input coefficients.
+    ref = librosa.feature.mfcc(y=audio, sr=16000, n_mfcc=13, n_fft=512, hop_length=160,
+                               win_length=400, n_mels=64, fmin=20.0, fmax=7600.0)  # (B, 13, frames)
+    np.testing.assert_allclose(state["batch_stats"]["BatchNorm_0"]["mean"],
+                               0.1 * ref.mean(axis=(0, 2)), rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="model.frontend"):
+        get_model("logmel_cnn", num_classes=3, frontend="cqt").init(jax.random.key(0), audio, lengths, train=False)
+
+
+def test_utterance_norm_makes_logits_independent_of_level(waveform_batch):
+    audio, lengths = waveform_batch
+    audio = audio * (np.arange(audio.shape[1]) < lengths[:, None])
+    for norm in (True, False):
+        model = get_model("logmel_cnn", num_classes=3, channels=(8,), utterance_norm=norm)
+        variables = model.init(jax.random.key(0), audio, lengths, train=False)
+        a = np.asarray(model.apply(variables, audio, lengths, train=False))
+        b = np.asarray(model.apply(variables, 0.1 * audio, lengths, train=False))
+        if norm:
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+        else:  # -20 dB moves every un-normalized feature
+            assert np.abs(a - b).max() > 1e-2
+
+
+def test_spec_augment_only_in_training_with_keys(waveform_batch):
+    audio, lengths = waveform_batch
+    model = get_model("logmel_cnn", num_classes=3, channels=(8,), time_masks=2,
+                      time_mask_width=10, freq_masks=2, freq_mask_width=8)
+    assert model.feature_augment and not get_model("logmel_cnn", num_classes=3).feature_augment
+    variables = model.init(jax.random.key(0), audio, lengths, train=False)
+    keys = jax.random.split(jax.random.key(1), 3)
+
+    def train_logits(keys):
+        return np.asarray(model.apply(variables, audio, lengths, train=True, augment_keys=keys,
+                                      mutable=["batch_stats"])[0])
+
+    plain = np.asarray(model.apply(variables, audio, lengths, train=True, mutable=["batch_stats"])[0])
+    assert np.abs(train_logits(keys) - plain).max() > 1e-4
+    np.testing.assert_array_equal(train_logits(keys), train_logits(keys))  # keyed, reproducible
+    # Evaluation ignores the keys.
+    np.testing.assert_array_equal(model.apply(variables, audio, lengths, train=False, augment_keys=keys),
+                                  model.apply(variables, audio, lengths, train=False))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["length_mask", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
+__all__ = ["augment_waveforms", "change_speed", "length_mask", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
            "spec_augment_masks", "snr_db"]
 
 
@@ -166,21 +166,46 @@ def spec_augment(
     return jnp.where(masked, jnp.asarray(mask_value, features.dtype), features)
 
 
+def change_speed(x: jax.Array, lengths: jax.Array, factors: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Plays each example ``factors[b]`` times as fast (linear interpolation): duration, pitch and
+    formants all scale, as when a tape runs fast or a vocal tract is shorter.
+
+    ``out[t] = x[t * factor]`` for ``t < floor(length / factor)`` (capped at the padded size),
+    else 0; past the last sample the signal is the zero padding. ``x``: ``(batch, samples)``; returns ``(out, new lengths (batch,))``.
+    """
+    size = x.shape[1]
+    factors = jnp.asarray(factors, jnp.float32)
+    new_lengths = jnp.minimum(jnp.floor(jnp.asarray(lengths) / factors), size).astype(jnp.int32)
+    pos = jnp.arange(size, dtype=jnp.float32)[None, :] * factors[:, None]
+    left = jnp.clip(jnp.floor(pos).astype(jnp.int32), 0, size - 1)
+    right = jnp.clip(left + 1, 0, size - 1)
+    frac = (pos - left).astype(x.dtype)
+    out = (jnp.take_along_axis(x, left, axis=1) * (1 - frac)
+           + jnp.take_along_axis(x, right, axis=1) * frac)
+    return jnp.where(length_mask(new_lengths, size), out, jnp.zeros((), x.dtype)), new_lengths
+
+
 def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain_db: float = 0.0,
                       max_shift: int = 0, noise_prob: float = 0.0,
-                      snr_db: tuple[float, float] = (5.0, 30.0)) -> jax.Array:
+                      snr_db: tuple[float, float] = (5.0, 30.0),
+                      speed: tuple[float, float] | None = None) -> tuple[jax.Array, jax.Array]:
     """The training-time waveform augmentation of a batch, one PRNG key per example.
 
     Keyed per example (``keys (batch,)``, e.g. folded from each example's global index), so
-    the result does not depend on how a batch is split over devices. In order: random gain in
+    the result does not depend on how a batch is split over devices. In order: speed change by
+    a factor uniform in ``speed`` (:func:`change_speed`; None: none), random gain in
     ``[-gain_db, gain_db]`` dB, time shift of up to ``max_shift`` samples within the true
     length, and with probability ``noise_prob`` white noise at an SNR uniform in ``snr_db``.
-    ``x``: ``(batch, samples)``; padding beyond ``lengths`` stays zero.
+    ``x``: ``(batch, samples)``; returns ``(x, lengths)``, lengths changed only by the speed
+    change; padding beyond them stays zero.
     """
 
     def one(key, y, length):
         y, length = y[None], length[None]
-        k_gain, k_shift, k_noise, k_snr, k_use = jax.random.split(key, 5)
+        k_gain, k_shift, k_noise, k_snr, k_use, k_speed = jax.random.split(key, 6)
+        if speed is not None:
+            factor = jax.random.uniform(k_speed, (1,), minval=speed[0], maxval=speed[1])
+            y, length = change_speed(y, length, factor)
         if gain_db:
             y = random_gain(k_gain, y, -gain_db, gain_db)
         if max_shift:
@@ -189,6 +214,6 @@ def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain
             noisy = mix_noise(k_snr, y, jax.random.normal(k_noise, y.shape, y.dtype), snr_db[0],
                               length, max_snr_db=snr_db[1])
             y = jnp.where(jax.random.uniform(k_use) < noise_prob, noisy, y)
-        return y[0]
+        return y[0], length[0]
 
-    return jax.vmap(one)(keys, x, lengths)
+    return jax.vmap(one)(keys, x, jnp.asarray(lengths, jnp.int32))

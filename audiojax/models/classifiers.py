@@ -1,4 +1,4 @@
-"""Clip classifiers: the article's raw-waveform CNN (layer for layer) and a log-mel 2D CNN.
+"""Clip classifiers: the article's raw-waveform CNN (layer for layer) and a log-mel/MFCC 2D CNN.
 
 Both map ``(batch, samples)`` float waveforms and their true lengths ``(batch,)`` (in samples)
 to logits ``(batch, num_classes)``. Padding beyond a clip's length never reaches the pooled
@@ -112,46 +112,80 @@ class WaveformCNN(nn.Module):
 
 
 class LogMelCNN(nn.Module):
-    """Log-mel features computed on device, then a 2D CNN over (time, mel).
+    """Spectral features computed on device, then a 2D CNN over (time, feature).
 
-    ``LogMel`` (25 ms Hann windows every 10 ms at 16 kHz by default) -> BatchNorm over the
-    input bands -> ``len(channels)`` blocks of conv 3x3 -> BN -> ReLU -> maxpool 2x2 -> mean over
-    mel bands, mean over the frames that the true length reaches -> dense -> logits.
+    ``LogMel`` (25 ms Hann windows every 10 ms at 16 kHz by default) or ``MFCC`` -> optional
+    per-utterance mean subtraction -> BatchNorm over the input bands -> optional SpecAugment
+    (training only) -> ``len(channels)`` blocks of conv 3x3 -> BN -> ReLU -> maxpool 2x2 ->
+    mean over feature bands, mean over the frames that the true length reaches -> dense -> logits.
 
     Attributes:
       num_classes: output classes.
+      frontend: ``logmel`` (n_mels bands in dB) or ``mfcc`` (n_mfcc coefficients of them).
       channels: conv channels per block.
       sample_rate, n_fft, hop_length, win_length, n_mels, fmin, fmax: the front-end (librosa's
-        meanings; samples and Hz).
+        meanings; samples and Hz). n_mfcc: coefficients for ``frontend='mfcc'``.
+      utterance_norm: subtract each example's mean feature vector over its true frames (cepstral
+        mean normalization: removes a fixed channel colouring and the recording level).
+      time_masks, time_mask_width, freq_masks, freq_mask_width: SpecAugment bands (frames and
+        bands), applied in training when the caller passes ``augment_keys``; 0 masks: none.
       hidden: width of the dense layer before the logits.
       masked_pooling, dtype, axis_name: as in :class:`WaveformCNN`.
     """
 
     num_classes: int
+    frontend: str = "logmel"
     channels: tuple[int, ...] = (32, 64, 128, 256)
     sample_rate: int = 16000
     n_fft: int = 512
     hop_length: int = 160
     win_length: int = 400
     n_mels: int = 64
+    n_mfcc: int = 40
     fmin: float = 20.0
     fmax: float | None = 7600.0
+    utterance_norm: bool = False
+    time_masks: int = 0
+    time_mask_width: int = 0
+    freq_masks: int = 0
+    freq_mask_width: int = 0
     hidden: int = 256
     masked_pooling: bool = True
     dtype: Any = jnp.float32
     axis_name: str | None = None
 
-    @nn.compact
-    def __call__(self, audio: jnp.ndarray, lengths: jnp.ndarray, *, train: bool) -> jnp.ndarray:
-        """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``."""
-        from audiojax.frontends import LogMel, frames_for_length
+    @property
+    def feature_augment(self) -> bool:
+        """Whether training calls should pass ``augment_keys`` (SpecAugment is on)."""
+        return bool(self.time_masks or self.freq_masks)
 
-        x = LogMel(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
-                   win_length=self.win_length, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
-                   top_db=80.0)(audio.astype(jnp.float32))            # (batch, frames, n_mels) dB
-        x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, **_BN)(x)
-        x = x.astype(self.dtype)[..., None]                              # (batch, frames, mels, 1)
+    @nn.compact
+    def __call__(self, audio: jnp.ndarray, lengths: jnp.ndarray, *, train: bool,
+                 augment_keys: jnp.ndarray | None = None) -> jnp.ndarray:
+        """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``;
+        ``augment_keys (batch,)``: one PRNG key per example for SpecAugment in training."""
+        from audiojax.data.augment import spec_augment
+        from audiojax.frontends import MFCC, LogMel, frames_for_length
+
+        stft = dict(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                    win_length=self.win_length, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
+                    top_db=80.0)
+        if self.frontend == "logmel":
+            features = LogMel(**stft)
+        elif self.frontend == "mfcc":
+            features = MFCC(n_mfcc=self.n_mfcc, **stft)
+        else:
+            raise ValueError(f"model.frontend: unknown {self.frontend!r}; known: logmel, mfcc")
+        x = features(audio.astype(jnp.float32))                          # (batch, frames, bands)
         valid = frames_for_length(lengths, self.n_fft, self.hop_length, center=True)
+        if self.utterance_norm:
+            x = x - _masked_mean(x, valid)[:, None, :]
+        x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, **_BN)(x)
+        if train and augment_keys is not None and self.feature_augment:
+            x = jax.vmap(lambda k, f, n: spec_augment(
+                k, f[None], self.time_masks, self.time_mask_width, self.freq_masks,
+                self.freq_mask_width, lengths=n[None])[0])(augment_keys, x, valid)
+        x = x.astype(self.dtype)[..., None]                              # (batch, frames, bands, 1)
         for features in self.channels:
             x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False, dtype=self.dtype)(x)
             x = nn.BatchNorm(use_running_average=not train, dtype=self.dtype,

@@ -3,7 +3,9 @@
 A task has ``model``, ``label_to_id`` (how the loader turns a record's label into arrays: a
 dict of class ids, or a picklable callable such as a tokenizer), ``init(rng, batch)``, ``loss(params, batch_stats, batch, rng, axis_name)``,
 ``eval_step(variables, batch, axis_name)`` returning sums over the batch, and
-``summarize(sums)`` turning accumulated sums into metrics.
+``summarize(sums)`` turning accumulated sums into metrics; for ``audiojax evaluate`` also
+``check_source(source, where)`` (refuse data the model cannot score), ``headline(metrics)``
+(one line) and ``write_plots(output_json_path, metrics, title)`` (returns the files written).
 """
 
 from __future__ import annotations

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
 
+from audiojax import plots
 from audiojax.data.augment import augment_waveforms
 from audiojax.models import get_model
 from audiojax.train.parallel import example_index
@@ -43,21 +46,27 @@ class Classification:
         return model.init(rng, batch["audio"], batch["length"], train=False)
 
     def _augment(self, rng, audio, lengths, axis_name):
+        """Waveform augmentation; returns ``(audio, lengths, per-example keys)``."""
         cfg = self.config.augment
-        if not (cfg.gain_db or cfg.max_shift_seconds or cfg.noise_prob):
-            return audio
         # One key per global example index, so a device split gives the same augmentation.
         keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(example_index(audio.shape[0], axis_name))
-        return augment_waveforms(
+        speed = tuple(cfg.speed)
+        if not (cfg.gain_db or cfg.max_shift_seconds or cfg.noise_prob or speed != (1.0, 1.0)):
+            return audio, lengths, keys
+        audio, lengths = augment_waveforms(
             keys, audio, lengths, gain_db=cfg.gain_db,
             max_shift=int(cfg.max_shift_seconds * self.config.data.sample_rate),
-            noise_prob=cfg.noise_prob, snr_db=tuple(cfg.snr_db))
+            noise_prob=cfg.noise_prob, snr_db=tuple(cfg.snr_db),
+            speed=None if speed == (1.0, 1.0) else speed)
+        return audio, lengths, keys
 
     def loss(self, params, batch_stats, batch, rng, axis_name):
-        audio = self._augment(rng, batch["audio"], batch["length"], axis_name)
+        audio, lengths, keys = self._augment(rng, batch["audio"], batch["length"], axis_name)
+        # Models with feature-level augmentation (SpecAugment) draw it from the same keys.
+        extra = {"augment_keys": keys} if getattr(self.model, "feature_augment", False) else {}
         logits, updates = self.model.apply(
-            {"params": params, "batch_stats": batch_stats}, audio, batch["length"],
-            train=True, mutable=["batch_stats"])
+            {"params": params, "batch_stats": batch_stats}, audio, lengths,
+            train=True, mutable=["batch_stats"], **extra)
         targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], len(self.labels)),
                                       self.config.get("label_smoothing", 0.0))
         mask = batch["mask"].astype(jnp.float32)
@@ -79,6 +88,25 @@ class Classification:
         if axis_name is not None:
             sums = jax.lax.psum(sums, axis_name)
         return sums
+
+    def check_source(self, source, where: str) -> None:
+        """Refuses a source (e.g. a manifest to evaluate on) holding labels the model lacks."""
+        unknown = sorted(set(source.unique_labels()) - set(self.labels))
+        if unknown:
+            raise ValueError(f"{where}: labels unknown to the model: {', '.join(unknown)} (it knows "
+                             f"{len(self.labels)}: {', '.join(self.labels[:10])}"
+                             f"{' ...' if len(self.labels) > 10 else ''})")
+
+    def headline(self, metrics: dict) -> str:
+        return (f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
+                f"loss {metrics['loss']:.4f}")
+
+    def write_plots(self, output: Path, metrics: dict, title: str) -> list[Path]:
+        """The confusion matrix as a PNG beside the metrics file ``output``."""
+        png = output.with_suffix(".confusion.png")
+        plots.confusion_matrix_png(png, np.array(metrics["confusion_matrix"]), self.labels,
+                                   title=f"{title}: accuracy {metrics['accuracy']:.4f}")
+        return [png]
 
     def summarize(self, sums: dict) -> dict:
         """Loss, accuracy, per-class accuracy, macro F1 and the confusion matrix (rows: truth)."""

@@ -45,6 +45,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment.max_shift_seconds = 0.0  # random time shift within the true length
     c.augment.noise_prob = 0.0       # share of examples that get white noise ...
     c.augment.snr_db = (5.0, 30.0)   # ... at an SNR uniform in this range
+    c.augment.speed = (1.0, 1.0)     # speed (pitch, formants, duration) factor range; 1: none
 
     c.log_every_steps = 50
     c.eval_every_steps = 500
