@@ -66,6 +66,22 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from audiojax.sweep import sweep
+
+    result = sweep(args.sweep, args.workdir, executor=args.executor, parallel=args.parallel,
+                   dry_run=args.dry_run, processes=args.processes)
+    return 1 if result["failed"] else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from audiojax.report import report
+
+    for path in report(args.dir, metric=args.metric):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiojax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -96,6 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("sweep", help="train every run of a launch/ sweep file (skips finished ones)")
+    p.add_argument("sweep", help="launch/FILE.py[:VARIANT]")
+    p.add_argument("--workdir", required=True, help="sweep folder: one workdir per run")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="local subprocesses, or Slurm job arrays through submitit (default: local)")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="runs at a time (local: each on its share of cores/GPUs; default: 1)")
+    p.add_argument("--processes", type=int, default=1,
+                   help="JAX processes (hosts) per run, for multi-host launches (default: 1)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.set_defaults(func=_sweep)
+
+    p = sub.add_parser("report", help="table and plots of a sweep's (or any folder's) runs")
+    p.add_argument("dir", help="a sweep folder or any folder of run workdirs")
+    p.add_argument("--metric", default=None, help="metric to compare (default: the runs' best_metric)")
+    p.set_defaults(func=_report)
 
     data = sub.add_parser("data", help="build and check corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")
