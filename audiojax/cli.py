@@ -46,8 +46,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from audiojax.evaluate import evaluate
+    from audiojax.evaluate import evaluate, evaluate_folder
 
+    if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
+        if args.output:
+            raise ValueError("--output: not with a sweep folder (each run writes its own)")
+        for metrics in evaluate_folder(args.workdir, checkpoint=args.checkpoint, split=args.split,
+                                       manifest=args.manifest):
+            print(f"{Path(metrics['workdir']).name}: {metrics['headline']}")
+        print(f"then: audiojax report {args.workdir}")
+        return 0
     metrics = evaluate(args.workdir, checkpoint=args.checkpoint, split=args.split,
                        manifest=args.manifest, output=args.output)
     print(metrics["headline"])
@@ -98,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="metrics of a run's checkpoint on a split or a manifest")
-    p.add_argument("--workdir", required=True)
+    p.add_argument("--workdir", required=True,
+                   help="a run's workdir, or a sweep folder: then every run in it is evaluated")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step (default: best)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--split", default="test", help="split of the run's corpus (default: test)")

@@ -90,6 +90,17 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     return metrics
 
 
+def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: str = "test",
+                    manifest: str | Path | None = None) -> list[dict]:
+    """``evaluate`` for every run workdir in a sweep folder (or any folder of workdirs), on the
+    same split or manifest; each writes its own ``eval_<name>.json``, which ``audiojax report``
+    reads."""
+    from audiojax.sweep import run_workdirs
+
+    return [evaluate(w, checkpoint=checkpoint, split=split, manifest=manifest)
+            for w in run_workdirs(folder)]
+
+
 def predict(workdir: str | Path, files: list[str], checkpoint: str | int = "best",
             top_k: int = 3) -> list[list[tuple[str, float]]]:
     """Top-k ``(label, probability)`` for each audio file (centre crop to the run's length)."""

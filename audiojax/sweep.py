@@ -153,6 +153,17 @@ def load_sweep(spec: str) -> list[dict]:
     return out
 
 
+def run_workdirs(folder: str | Path) -> list[Path]:
+    """The run workdirs (folders holding a ``config.json``) directly in ``folder``, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    found = sorted(p.parent for p in folder.glob("*/config.json"))
+    if not found:
+        raise FileNotFoundError(f"{folder}: no run workdirs in it (folders with a config.json)")
+    return found
+
+
 def is_done(workdir: Path) -> bool:
     return (workdir / DONE_FILE).exists()
 
