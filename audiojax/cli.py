@@ -75,8 +75,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    import signal
+
     from audiojax.sweep import sweep
 
+    # A terminated sweep stops its runs (they resume from their checkpoints next time).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = sweep(args.sweep, args.workdir, executor=args.executor, parallel=args.parallel,
                    dry_run=args.dry_run, processes=args.processes)
     return 1 if result["failed"] else 0

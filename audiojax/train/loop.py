@@ -117,10 +117,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     log = MetricsLog(workdir)
     train_iter = iter(train_loader)
     start = checkpoints.step_for("latest") or 0
+    log.truncate_after(start)  # records past the checkpoint are redone (all, if killed before one)
     if start:
         state, meta = checkpoints.restore(start, state)
         train_iter.set_state(meta["data_iterator"].encode())
-        log.truncate_after(start)
         print(f"resuming {workdir} from step {start}")
 
     placed = parallel.put_state(state)
