@@ -33,6 +33,7 @@ from audiojax.train.config import load_config
 RUN_FILE = "sweep_run.json"   # in each run's workdir: its spec, command and attempts
 DONE_FILE = "DONE"            # written when `audiojax train` returned 0
 LOG_FILE = "train.log"        # the run's stdout and stderr
+PID_FILE = "train.pid"        # while the local executor trains it: the trainer's process id
 
 
 # -- expansion helpers -------------------------------------------------------------------------
@@ -164,6 +165,16 @@ def run_workdirs(folder: str | Path) -> list[Path]:
     return found
 
 
+def _running_pid(workdir: Path) -> int | None:
+    """The pid in ``train.pid`` if that process still runs `audiojax train` on ``workdir``."""
+    try:
+        pid = int((workdir / PID_FILE).read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid if str(workdir) in cmdline else None
+
+
 def is_done(workdir: Path) -> bool:
     return (workdir / DONE_FILE).exists()
 
@@ -249,8 +260,12 @@ def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=print) 
     result = {"done": [], "skipped": [], "failed": {}}
     pending = []
     for run in runs_:
-        if is_done(sweep_dir / run["name"]):
+        workdir = sweep_dir / run["name"]
+        if is_done(workdir):
             result["skipped"].append(run["name"])
+        elif _running_pid(workdir):
+            raise ValueError(f"{workdir} is being trained by process {_running_pid(workdir)} "
+                               "(another sweep?); stop it or wait for it")
         else:
             pending.append(run)
     if result["skipped"]:
@@ -270,6 +285,7 @@ def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=print) 
                 proc = subprocess.Popen(command, stdout=logf, stderr=subprocess.STDOUT,
                                         env={**os.environ, **slot_env(slot)},
                                         preexec_fn=lambda: os.sched_setaffinity(0, cores))
+                (workdir / PID_FILE).write_text(f"{proc.pid}\n")
                 active[proc] = (run, slot, time.perf_counter(), logf)
                 log(f"{'resuming' if resumed else 'starting'} {run['name']} on cores "
                     f"{sorted(cores)}{' GPUs ' + slot_env(slot)['CUDA_VISIBLE_DEVICES'] if 'gpus' in slot else ''}")
@@ -279,6 +295,7 @@ def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=print) 
                 logf.close()
                 free.append(slot)
                 workdir = sweep_dir / run["name"]
+                (workdir / PID_FILE).unlink(missing_ok=True)
                 seconds = time.perf_counter() - start
                 _add_attempt(workdir, seconds, proc.returncode)
                 if proc.returncode == 0:
