@@ -17,9 +17,9 @@ Per example (in this order):
 
 Batches have static shapes. Training drops the last partial batch (``drop_remainder``); eval pads
 it with ``mask == False`` rows, so an evaluation counts every example exactly once. With several
-processes each one reads every ``shard_count``-th example; shards are made equal in length
-(train: by reusing examples from the start, eval: by masked padding rows), so all processes run
-the same number of steps.
+processes, in training each one reads its slice of every global batch (the batches one process
+would read); in evaluation each reads every ``shard_count``-th example, shards made equal in
+length by masked padding rows; so all processes run the same number of steps.
 
 Bad examples (missing/corrupt/truncated/empty clip, NaN/Inf, unknown label): with
 ``on_bad='error'`` (default) the iterator raises :class:`BadExampleError` with the data check's
@@ -94,6 +94,30 @@ class _ShardView:
     def __repr__(self) -> str:
         return (f"_ShardView({self.source!r}, sample_rate={self.sample_rate}, "
                 f"shard={self.shard_index}/{self.shard_count}, pad={self.pad})")
+
+
+class _ProcessSlices:
+    """Process ``index`` of ``count``'s share of a training sampler over the whole source: its
+    slice ``[b*G + index*L, b*G + (index+1)*L)`` of every global batch ``b`` (``L`` the local
+    batch size, ``G = count * L``), each record with the RNG the global stream gives it. So any
+    number of processes together read the batches (and crops) that one process would."""
+
+    def __init__(self, sampler, batch_size: int, index: int, count: int):
+        self.sampler, self.batch_size, self.index, self.count = sampler, batch_size, index, count
+        self._len = len(sampler) // (count * batch_size) * batch_size
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self._len:
+            raise IndexError(f"index {i} out of range for {self._len} records")
+        b, k = divmod(int(i), self.batch_size)
+        meta = self.sampler[(b * self.count + self.index) * self.batch_size + k]
+        return grain.RecordMetadata(index=i, record_key=meta.record_key, rng=meta.rng)
+
+    def __repr__(self) -> str:
+        return f"_ProcessSlices({self.sampler!r}, batch_size={self.batch_size}, {self.index}/{self.count})"
 
 
 class _CropPad(grain.transforms.RandomMap):
@@ -321,7 +345,10 @@ def make_loader(
     else:
         pad_label = np.zeros_like(np.asarray(label_to_id(source[0]["label"])))
 
-    view = _ShardView(source, sample_rate, shard_index, shard_count,
+    # Training with several processes: each takes its slice of the global batches (so the run
+    # equals a one-process run); evaluation: each reads every shard_count-th example, padded.
+    slices = train and drop_remainder and shard_count > 1
+    view = _ShardView(source, sample_rate, 0 if slices else shard_index, 1 if slices else shard_count,
                       pad="wrap" if train else "mask", on_bad=on_bad)
     sampler = grain.samplers.IndexSampler(
         num_records=len(view),
@@ -330,6 +357,8 @@ def make_loader(
         num_epochs=num_epochs,
         seed=seed,
     )
+    if slices:
+        sampler = _ProcessSlices(sampler, batch_size, shard_index, shard_count)
     operations: list = [
         _CropPad(max_length, train, label_to_id, pad_label, on_bad),
         grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder),
@@ -347,7 +376,8 @@ def make_loader(
         shard_options=grain.sharding.NoSharding(),
         read_options=grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=4 * batch_size),
     )
-    return Loader(data_loader, num_examples=len(source), batch_size=batch_size, shard_length=len(view))
+    shard_length = len(view) // shard_count if slices else len(view)
+    return Loader(data_loader, num_examples=len(source), batch_size=batch_size, shard_length=shard_length)
 
 
 def _parse_absl_flags() -> None:
