@@ -51,9 +51,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
         if args.output:
             raise ValueError("--output: not with a sweep folder (each run writes its own)")
-        for metrics in evaluate_folder(args.workdir, checkpoint=args.checkpoint, split=args.split,
-                                       manifest=args.manifest):
+        done, skipped = evaluate_folder(args.workdir, checkpoint=args.checkpoint, split=args.split,
+                                        manifest=args.manifest)
+        for metrics in done:
             print(f"{Path(metrics['workdir']).name}: {metrics['headline']}")
+        for why in skipped:
+            print(f"skipped {why}")
         print(f"then: audiojax report {args.workdir}")
         return 0
     metrics = evaluate(args.workdir, checkpoint=args.checkpoint, split=args.split,

@@ -90,15 +90,30 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     return metrics
 
 
+def _has_checkpoint(workdir: Path) -> bool:
+    if not (workdir / "checkpoints").is_dir():
+        return False
+    checkpoints = Checkpoints(workdir / "checkpoints", read_only=True)
+    try:
+        return checkpoints.step_for("latest") is not None
+    finally:
+        checkpoints.close()
+
+
 def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: str = "test",
-                    manifest: str | Path | None = None) -> list[dict]:
+                    manifest: str | Path | None = None) -> tuple[list[dict], list[str]]:
     """``evaluate`` for every run workdir in a sweep folder (or any folder of workdirs), on the
     same split or manifest; each writes its own ``eval_<name>.json``, which ``audiojax report``
-    reads."""
+    reads. Returns the metrics and, for runs with no checkpoint yet (skipped), why."""
     from audiojax.sweep import run_workdirs
 
-    return [evaluate(w, checkpoint=checkpoint, split=split, manifest=manifest)
-            for w in run_workdirs(folder)]
+    done, skipped = [], []
+    for workdir in run_workdirs(folder):
+        if not _has_checkpoint(workdir):
+            skipped.append(f"{workdir.name}: no checkpoint saved yet")
+            continue
+        done.append(evaluate(workdir, checkpoint=checkpoint, split=split, manifest=manifest))
+    return done, skipped
 
 
 def predict(workdir: str | Path, files: list[str], checkpoint: str | int = "best",

@@ -36,6 +36,10 @@ LOG_FILE = "train.log"        # the run's stdout and stderr
 PID_FILE = "train.pid"        # while the local executor trains it: the trainer's process id
 
 
+def _say(message: str) -> None:
+    print(message, flush=True)  # a sweep's own log is often a file: line by line
+
+
 # -- expansion helpers -------------------------------------------------------------------------
 def _as_overrides(factor) -> list[dict]:
     """A dict of ``KEY: [values]`` (their product) or a list of override dicts -> a list."""
@@ -219,7 +223,8 @@ def _gpu_ids() -> list[str]:
 
 
 def slots(parallel: int) -> list[dict]:
-    """``parallel`` disjoint shares of this process's cores (and GPUs, when there are some)."""
+    """``parallel`` shares of this process's cores (and GPUs, when there are some), disjoint
+    while there are at least ``parallel`` of them."""
     cores = sorted(os.sched_getaffinity(0))
     if parallel < 1:
         raise ValueError(f"--parallel must be >= 1, got {parallel}")
@@ -251,7 +256,7 @@ def local_command_line(run: dict, workdir: Path, slot: dict) -> str:
     return f"{env} taskset -c {cores} {shlex.join(train_command(run, workdir))}"
 
 
-def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=print) -> dict:
+def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=_say) -> dict:
     """Runs every unfinished run, ``parallel`` at a time, each pinned to its share of cores/GPUs.
 
     Returns ``{"done": [names], "skipped": [names], "failed": {name: log tail}}``; a failed run
@@ -265,7 +270,7 @@ def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=print) 
             result["skipped"].append(run["name"])
         elif _running_pid(workdir):
             raise ValueError(f"{workdir} is being trained by process {_running_pid(workdir)} "
-                               "(another sweep?); stop it or wait for it")
+                             "(another sweep?); stop it or wait for it")
         else:
             pending.append(run)
     if result["skipped"]:
@@ -287,8 +292,8 @@ def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=print) 
                                         preexec_fn=lambda: os.sched_setaffinity(0, cores))
                 (workdir / PID_FILE).write_text(f"{proc.pid}\n")
                 active[proc] = (run, slot, time.perf_counter(), logf)
-                log(f"{'resuming' if resumed else 'starting'} {run['name']} on cores "
-                    f"{sorted(cores)}{' GPUs ' + slot_env(slot)['CUDA_VISIBLE_DEVICES'] if 'gpus' in slot else ''}")
+                gpus = f", GPUs {','.join(slot['gpus'])}" if "gpus" in slot else ""
+                log(f"{'resuming' if resumed else 'starting'} {run['name']} on cores {sorted(cores)}{gpus}")
             time.sleep(0.2)
             for proc in [p for p in active if p.poll() is not None]:
                 run, slot, start, logf = active.pop(proc)
@@ -317,7 +322,7 @@ def run_local(runs_: list[dict], sweep_dir: Path, parallel: int = 1, log=print) 
 
 # -- Slurm (submitit) --------------------------------------------------------------------------
 def run_submitit(runs_: list[dict], sweep_dir: Path, parallel: int = 1, cluster: str | None = None,
-                 resources: dict | None = None, wait: bool = True, log=print) -> dict:
+                 resources: dict | None = None, log=_say) -> dict:
     """Submits every unfinished run as a job array through submitit (``cluster``: None = Slurm
     when available, ``'local'`` for submitit's local executor, as the tests use), one array per
     distinct ``resources``; ``parallel`` bounds the array's concurrently running jobs."""
@@ -344,8 +349,6 @@ def run_submitit(runs_: list[dict], sweep_dir: Path, parallel: int = 1, cluster:
                 jobs.append((run, executor.submit(fn)))
     for run, job in jobs:
         log(f"submitted {run['name']} as job {job.job_id}")
-    if not wait:
-        return result
     for run, job in jobs:
         workdir = sweep_dir / run["name"]
         try:
@@ -354,7 +357,8 @@ def run_submitit(runs_: list[dict], sweep_dir: Path, parallel: int = 1, cluster:
             result["failed"][run["name"]] = str(e)[-3000:]
             log(f"FAILED {run['name']} (job {job.job_id}):\n{str(e)[-3000:]}")
             continue
-        (workdir / LOG_FILE).open("a").write(output if isinstance(output, str) else "")
+        with (workdir / LOG_FILE).open("a") as f:
+            f.write(output if isinstance(output, str) else "")
         (workdir / DONE_FILE).write_text(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
         result["done"].append(run["name"])
         log(f"finished {run['name']} (job {job.job_id})")
@@ -396,7 +400,7 @@ def dry_run_lines(runs_: list[dict], sweep_dir: Path, executor: str, parallel: i
 
 
 def sweep(spec: str, sweep_dir: str | Path, executor: str = "local", parallel: int = 1,
-          dry_run: bool = False, processes: int = 1, log=print) -> dict:
+          dry_run: bool = False, processes: int = 1, log=_say) -> dict:
     """``audiojax sweep``: loads ``spec`` and runs (or, ``dry_run``, prints) every unfinished run."""
     runs_ = load_sweep(spec)
     sweep_dir = Path(sweep_dir)

@@ -101,7 +101,8 @@ def _sweep_cli(args, data_dir, **popen):
 
 
 def test_local_sweep_runs_two_at_a_time_reports_failures_then_redoes_nothing(
-        tiny_commands, tiny_data_dir, tmp_path):
+        tiny_commands, tiny_data_dir, tmp_path, monkeypatch):
+    from audiojax.evaluate import evaluate_folder
     from audiojax.report import report
 
     spec, out_dir = str(_sweep_file(tmp_path)), tmp_path / "sweep"
@@ -130,7 +131,12 @@ def test_local_sweep_runs_two_at_a_time_reports_failures_then_redoes_nothing(
     for name in names:
         assert len(json.loads((out_dir / name / "sweep_run.json").read_text())["attempts"]) == 1
 
-    # The report of the real runs carries their own numbers.
+    # Every run evaluated on the test split (the failed one has no checkpoint), then reported
+    # with the runs' own numbers.
+    monkeypatch.setenv("AUDIOJAX_DATA", str(tiny_data_dir))
+    evaluated, skipped = evaluate_folder(out_dir, checkpoint="latest", split="test")
+    assert [Path(m["workdir"]).name for m in evaluated] == names
+    assert skipped == [f"{failed}: no checkpoint saved yet"]
     report(out_dir)
     rows = (out_dir / "report.csv").read_text().splitlines()
     header = rows[0].split(",")
@@ -139,6 +145,8 @@ def test_local_sweep_runs_two_at_a_time_reports_failures_then_redoes_nothing(
               for n in names]
     ok_row = next(r.split(",") for r in rows[1:] if r.split(",")[header.index("runs")] == "2")
     assert float(ok_row[header.index("final_accuracy")]) == pytest.approx(sum(finals) / 2, abs=1e-12)
+    tests = [json.loads((out_dir / n / "eval_test.json").read_text())["accuracy"] for n in names]
+    assert float(ok_row[header.index("test_accuracy")]) == pytest.approx(sum(tests) / 2, abs=1e-12)
 
 
 def test_killed_sweep_resumes_its_runs_when_called_again(tiny_commands, tiny_data_dir, tmp_path):
