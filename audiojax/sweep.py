@@ -386,8 +386,8 @@ def dry_run_lines(runs_: list[dict], sweep_dir: Path, executor: str, parallel: i
         if processes > 1:
             lines.append(f"# multi-host, one process per host: on a TPU VM pod slice "
                          f"(jax.distributed.initialize() finds its peers itself):")
-            lines.append(f"gcloud compute tpus tpu-vm ssh $TPU_NAME --worker=all "
-                         f"--command={shlex.quote('cd $REPO && ' + command)}")
+            lines.append(f"gcloud compute tpus tpu-vm ssh $TPU_NAME --worker=all --command="
+                         + shlex.quote(f"cd $REPO && AUDIOJAX_DISTRIBUTED=1 {command}"))
             lines.append("# or on any GPU cluster, process i of "
                          f"{processes} (host 0 is the coordinator):")
             for p in range(processes):

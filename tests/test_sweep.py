@@ -209,6 +209,7 @@ def test_dry_run_prints_the_commands_of_every_launch(tmp_path):
                                 "--config.model.frontend=logmel --config.seed=0")
     multi = sw.dry_run_lines(runs[:1], tmp_path, "slurm", processes=2)
     text = "\n".join(multi)
-    assert "gcloud compute tpus tpu-vm ssh $TPU_NAME --worker=all" in text
+    assert ("gcloud compute tpus tpu-vm ssh $TPU_NAME --worker=all --command='cd $REPO && "
+            "AUDIOJAX_DISTRIBUTED=1 python -m audiojax train") in text
     assert ("JAX_COORDINATOR_ADDRESS=$HOST0:12345 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=1 python -m "
             "audiojax train --config experiments/kws_seed_cnn.py") in text

@@ -27,7 +27,8 @@ def maybe_initialize_distributed() -> None:
     """``jax.distributed.initialize()`` when the environment names a coordinator.
 
     Recognized: ``JAX_COORDINATOR_ADDRESS`` (with ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``),
-    or a Slurm job with several tasks (jax reads Slurm's variables itself).
+    a Slurm job with several tasks (jax reads Slurm's variables itself), or
+    ``AUDIOJAX_DISTRIBUTED=1`` (jax finds its peers itself: TPU VM pod slices, Open MPI).
     """
     if jax.distributed.is_initialized():
         return
@@ -36,7 +37,7 @@ def maybe_initialize_distributed() -> None:
             coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
             num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
             process_id=int(os.environ["JAX_PROCESS_ID"]))
-    elif int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+    elif int(os.environ.get("SLURM_NTASKS", "1")) > 1 or os.environ.get("AUDIOJAX_DISTRIBUTED") == "1":
         jax.distributed.initialize()
 
 
