@@ -17,4 +17,8 @@ def get_task(config, labels):
         from audiojax.tasks.classification import Classification
 
         return Classification(config, labels)
-    raise ValueError(f"config.task: unknown {config.task!r}; known: classification")
+    if config.task == "generation":
+        from audiojax.tasks.generation import Generation
+
+        return Generation(config, labels)
+    raise ValueError(f"config.task: unknown {config.task!r}; known: classification, generation")
