@@ -66,6 +66,16 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from audiojax.generate import generate
+
+    files = generate(args.workdir, args.seconds, args.num, args.out, condition=args.condition,
+                     mel_from=args.mel_from, temperature=args.temperature,
+                     checkpoint=args.checkpoint, seed=args.seed)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiojax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -96,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("generate", help="sample waveforms from a generation run (WAV + PNG each)")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--checkpoint", default="best")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="length of each output (default for --mel-from: the file's length)")
+    p.add_argument("--num", type=int, default=1, help="number of outputs (streams sampled together)")
+    p.add_argument("--out", required=True, help="output folder")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--condition", default=None, help="word label, for a word-conditioned model")
+    given.add_argument("--mel-from", default=None, help="WAV whose log-mel a vocoder renders")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_generate)
 
     data = sub.add_parser("data", help="build and check corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")

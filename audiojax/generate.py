@@ -72,3 +72,95 @@ def naive_sampler(model, num_samples: int, batch_size: int):
         return samples.T
 
     return jax.jit(run)
+
+
+def _conditions(run, num: int, num_samples: int | None, condition: str | None,
+                mel_from: str | None):
+    """``(global_id or None, local frames (num, frames, n_mels) or None, num_samples, tag)``
+    for ``generate``, refusing conditions the run's model does not take."""
+    task = run.task
+    kind = task.condition
+    if condition is not None and kind != "label":
+        raise ValueError(f"--condition: the model in {run.workdir} is not word-conditioned "
+                         f"(its condition is {kind!r})")
+    if mel_from is not None and kind != "mel":
+        raise ValueError(f"--mel-from: the model in {run.workdir} is not a mel vocoder "
+                         f"(its condition is {kind!r})")
+    if kind == "label":
+        if condition is None:
+            raise ValueError(f"--condition: the model in {run.workdir} is word-conditioned; "
+                             f"name one of {', '.join(task.labels)}")
+        if condition not in task.label_to_id:
+            raise ValueError(f"--condition: unknown label {condition!r}; known: {', '.join(task.labels)}")
+        return jnp.full((num,), task.label_to_id[condition], jnp.int32), None, num_samples, condition
+    if kind == "mel":
+        if mel_from is None:
+            raise ValueError(f"--mel-from: the model in {run.workdir} is a mel vocoder; give a WAV file")
+        import audiojax
+
+        audio, _ = audiojax.load(mel_from, sr=run.config.data.sample_rate)
+        if num_samples is not None:
+            audio = audio[:num_samples]
+        frames = task.mel.apply({}, jnp.asarray(audio)[None])
+        return None, jnp.broadcast_to(frames, (num, *frames.shape[1:])), len(audio), Path(mel_from).stem
+    return None, None, num_samples, "unconditional"
+
+
+def sample_run(run, num: int, num_samples: int, *, global_id=None, local_frames=None,
+               temperature: float = 1.0, seed: int = 0, chunk: int = 4000,
+               progress: bool = True) -> np.ndarray:
+    """``(num, num_samples)`` float audio from a restored run with the cached sampler, drawn in
+    chunks of ``chunk`` samples (one compiled scan, reused) under a progress bar."""
+    if temperature <= 0:
+        raise ValueError(f"--temperature must be positive, got {temperature}")
+    model = run.task.model
+    variables = run.parallel.get_state(run.variables)
+    chunk = min(chunk, num_samples)
+    padded = -(-num_samples // chunk) * chunk
+    local = None
+    if local_frames is not None:
+        local = model.apply(variables, local_frames, padded, method=model.upsample_local)
+    sampler = cached_sampler(model, chunk)
+    state = initial_state(model, variables, num)
+    key = jax.random.PRNGKey(seed)
+    pieces = []
+    for start in tqdm(range(0, padded, chunk), desc="generate", unit="chunk", disable=not progress):
+        piece_local = None if local is None else local[:, start:start + chunk]
+        state, samples = sampler(variables, key, state, global_id, piece_local, temperature)
+        pieces.append(samples)
+    samples = jnp.concatenate(pieces, axis=1)[:, :num_samples]
+    return np.asarray(model.dist.to_audio(samples), np.float32)
+
+
+def generate(workdir: str | Path, seconds: float | None, num: int, out: str | Path, *,
+             condition: str | None = None, mel_from: str | None = None,
+             temperature: float = 1.0, checkpoint: str | int = "best", seed: int = 0) -> list[Path]:
+    """Writes ``num`` WAV files of ``seconds`` at the run's rate (a vocoder: the length of
+    ``mel_from`` unless ``seconds`` is shorter) and a waveform/spectrogram PNG of each into
+    ``out``; returns the files written."""
+    from audiojax import plots, save
+    from audiojax.evaluate import restore_run
+
+    if num < 1:
+        raise ValueError(f"--num must be at least 1, got {num}")
+    if seconds is not None and seconds <= 0:
+        raise ValueError(f"--seconds must be positive, got {seconds}")
+    run = restore_run(workdir, checkpoint)
+    sr = run.config.data.sample_rate
+    wanted = None if seconds is None else int(round(seconds * sr))
+    global_id, local_frames, num_samples, tag = _conditions(run, num, wanted, condition, mel_from)
+    if num_samples is None:
+        raise ValueError("--seconds: required unless --mel-from gives the length")
+    audio = sample_run(run, num, num_samples, global_id=global_id, local_frames=local_frames,
+                       temperature=temperature, seed=seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, y in enumerate(audio):
+        wav = out / f"{tag}_{i:02d}.wav"
+        save(wav, y, sr)
+        png = wav.with_suffix(".png")
+        plots.waveform_spectrogram_png(png, y, sr, title=f"{run.workdir.name} step {run.step}: "
+                                       f"{tag} #{i}, temperature {temperature}")
+        written += [wav, png]
+    return written
