@@ -5,12 +5,14 @@ from __future__ import annotations
 import flax.linen as nn
 
 from audiojax.models.classifiers import LogMelCNN, WaveformCNN
+from audiojax.models.samplernn import SampleRNN
 from audiojax.models.wavenet import WaveNet
 
 _REGISTRY: dict[str, type[nn.Module]] = {
     "waveform_cnn": WaveformCNN,
     "logmel_cnn": LogMelCNN,
     "wavenet": WaveNet,
+    "samplernn": SampleRNN,
 }
 
 
