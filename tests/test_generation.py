@@ -87,3 +87,14 @@ def test_vocoder_end_to_end(tiny_sentences, tiny_data_dir, tmp_path):
     files = generate(workdir, 0.04, 1, tmp_path / "gen", mel_from=str(wav), checkpoint="latest")
     y, sr = audiojax.load(files[0])
     assert len(y) == int(0.04 * sr)
+
+
+def test_samplernn_end_to_end(tiny_commands, tiny_data_dir, tmp_path):
+    from audiojax.generate import generate
+
+    workdir = tmp_path / "run"
+    _, val = _train("samplernn.py", tiny_data_dir, workdir)
+    assert 4.0 < val["nll_bits_per_sample"] < 8.1
+    files = generate(workdir, 0.02, 2, tmp_path / "gen", condition="no", checkpoint="latest")
+    y, sr = audiojax.load(files[0])
+    assert len(y) == int(0.02 * sr)
