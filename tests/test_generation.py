@@ -78,7 +78,7 @@ def test_word_conditioned_wavenet_end_to_end(tiny_commands, tiny_data_dir, tmp_p
 
 
 def test_vocoder_end_to_end(tiny_sentences, tiny_data_dir, tmp_path):
-    from audiojax.generate import generate
+    from audiojax.generate import generate, vocoder_distortion
 
     workdir = tmp_path / "run"
     _, val = _train("wavenet_vocoder.py", tiny_data_dir, workdir)
@@ -87,6 +87,13 @@ def test_vocoder_end_to_end(tiny_sentences, tiny_data_dir, tmp_path):
     files = generate(workdir, 0.04, 1, tmp_path / "gen", mel_from=str(wav), checkpoint="latest")
     y, sr = audiojax.load(files[0])
     assert len(y) == int(0.04 * sr)
+
+    # Distortion of the rendering of a short clip's own mel: per file and mean, in dB.
+    short = tmp_path / "short.wav"
+    audiojax.save(short, audiojax.load(wav, sr=sr)[0][:int(0.06 * sr)], sr)
+    scores = vocoder_distortion(workdir, [str(short)], tmp_path / "voc", checkpoint="latest")
+    row = scores["files"][str(short)]
+    assert scores["lsd_db"] == row["lsd_db"] > 0 and scores["mcd_db"] == row["mcd_db"] > 0
 
 
 def test_samplernn_end_to_end(tiny_commands, tiny_data_dir, tmp_path):
