@@ -28,5 +28,6 @@ def get_config(variant=None):
     if variant == "tiny":
         wavenet.tiny_model(c)
     elif variant == "small":
-        wavenet.small_model(c, max_seconds=0.5)
+        wavenet.small_model(c, max_seconds=0.25)
+        c.batch_size = 4
     return apply_variant(c, variant)
