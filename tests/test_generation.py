@@ -105,3 +105,15 @@ def test_samplernn_end_to_end(tiny_commands, tiny_data_dir, tmp_path):
     files = generate(workdir, 0.02, 2, tmp_path / "gen", condition="no", checkpoint="latest")
     y, sr = audiojax.load(files[0])
     assert len(y) == int(0.02 * sr)
+
+
+def test_generate_command_line():
+    from audiojax.cli import build_parser
+
+    args = build_parser().parse_args(["generate", "--workdir", "runs/w", "--seconds", "0.5", "--num", "3",
+                                      "--out", "o", "--condition", "yes", "--temperature", "0.9"])
+    assert (args.workdir, args.seconds, args.num, args.out, args.condition, args.mel_from,
+            args.temperature, args.checkpoint) == ("runs/w", 0.5, 3, "o", "yes", None, 0.9, "best")
+    with pytest.raises(SystemExit):  # a word and a mel source at once
+        build_parser().parse_args(["generate", "--workdir", "w", "--out", "o", "--condition", "yes",
+                                   "--mel-from", "a.wav"])
