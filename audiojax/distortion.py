@@ -7,7 +7,11 @@
   the dB log-mel (librosa's ``mfcc``), so they already carry the usual ``10 / ln 10`` factor.
 
 Both take ``(..., samples)`` signals of the same length and return ``(...)``; no time
-alignment is attempted (a vocoder's output is sample-aligned with its mel source).
+alignment is attempted (a vocoder's output is sample-aligned with its mel source). Powers are
+floored at ``top_db`` below the reference's peak, so that digital silence in the reference
+(-100 dB and below) does not dominate. The MFCCs are librosa's (orthonormal DCT of the dB
+log-mel): their scale differs from the SPTK mel-cepstra of published MCD figures; compare
+numbers computed here with each other (e.g. with the 8-bit mu-law codec of the reference).
 """
 
 from __future__ import annotations
@@ -25,14 +29,21 @@ def _check_pair(reference, estimate):
     return reference, estimate
 
 
+def _db_pair(p_ref, p_est, top_db: float):
+    """Both ``(..., freq, frames)`` powers in dB, floored at ``top_db`` below the reference's
+    peak (per example)."""
+    floor = p_ref.max(axis=(-2, -1), keepdims=True) * 10.0 ** (-top_db / 10.0)
+    db = lambda p: 10.0 * jnp.log10(jnp.maximum(p, jnp.maximum(floor, 1e-20)))  # noqa: E731
+    return db(p_ref), db(p_est)
+
+
 def log_spectral_distance(reference, estimate, *, n_fft: int = 512, hop_length: int = 128,
-                          amin: float = 1e-10) -> jnp.ndarray:
+                          top_db: float = 80.0) -> jnp.ndarray:
     """Mean over frames of ``sqrt(mean_f (10 log10 P_ref - 10 log10 P_est)^2)``, in dB."""
     reference, estimate = _check_pair(reference, estimate)
     spec = lambda y: F.spectrogram(y, n_fft=n_fft, hop_length=hop_length, power=2.0)  # noqa: E731
-    diff = (F.power_to_db(spec(reference), amin=amin, top_db=None)
-            - F.power_to_db(spec(estimate), amin=amin, top_db=None))
-    return jnp.sqrt(jnp.mean(diff ** 2, axis=-2)).mean(axis=-1)
+    db_ref, db_est = _db_pair(spec(reference), spec(estimate), top_db)
+    return jnp.sqrt(jnp.mean((db_ref - db_est) ** 2, axis=-2)).mean(axis=-1)
 
 
 def mel_cepstral_distortion(reference, estimate, *, sr: int = 16000, n_mfcc: int = 13,

@@ -127,7 +127,7 @@ def sample_run(run, num: int, num_samples: int, *, global_id=None, local_frames=
     for start in tqdm(range(0, padded, chunk), desc="generate", unit="chunk", disable=not progress):
         piece_local = None if local is None else local[:, start:start + chunk]
         state, samples = sampler(variables, key, state, global_id, piece_local, temperature)
-        pieces.append(samples)
+        pieces.append(jax.block_until_ready(samples))  # so the bar shows real progress
     samples = jnp.concatenate(pieces, axis=1)[:, :num_samples]
     return np.asarray(model.dist.to_audio(samples), np.float32)
 
