@@ -47,12 +47,12 @@ def log_spectral_distance(reference, estimate, *, n_fft: int = 512, hop_length: 
 
 
 def mel_cepstral_distortion(reference, estimate, *, sr: int = 16000, n_mfcc: int = 13,
-                            n_fft: int = 512, hop_length: int = 160, n_mels: int = 40) -> jnp.ndarray:
+                            n_fft: int = 512, hop_length: int = 160, n_mels: int = 40,
+                            top_db: float = 80.0) -> jnp.ndarray:
     """Mean over frames of ``sqrt(2 * sum_{d=1}^{n_mfcc-1} (c_d - c'_d)^2)``, in dB."""
     reference, estimate = _check_pair(reference, estimate)
-    def cep(y):  # unclipped dB log-mel (no top_db), then librosa's DCT
-        mel = F.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
-        return F.mfcc(S=F.power_to_db(mel, top_db=None), n_mfcc=n_mfcc)
-
-    diff = (cep(reference) - cep(estimate))[..., 1:, :]
+    mel = lambda y: F.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,  # noqa: E731
+                                     n_mels=n_mels)
+    db_ref, db_est = _db_pair(mel(reference), mel(estimate), top_db)
+    diff = (F.mfcc(S=db_ref, n_mfcc=n_mfcc) - F.mfcc(S=db_est, n_mfcc=n_mfcc))[..., 1:, :]
     return jnp.sqrt(2.0 * jnp.sum(diff ** 2, axis=-2)).mean(axis=-1)

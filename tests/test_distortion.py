@@ -40,5 +40,14 @@ def test_mel_cepstral_distortion_matches_librosa():
     c = [librosa.feature.mfcc(S=s, n_mfcc=13) for s in log_mel]
     expected = np.sqrt(2 * ((c[0][1:] - c[1][1:]) ** 2).sum(axis=0)).mean()
     assert float(mel_cepstral_distortion(ref, est)) == pytest.approx(expected, rel=1e-3)
+    # With digital silence in the reference, the floor (80 dB below its peak) is what counts.
+    silent = ref.copy()
+    silent[:4000] = 0.0
+    mel = [librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=160, n_mels=40)
+           for y in (silent, est)]
+    c = [librosa.feature.mfcc(S=librosa.power_to_db(m, amin=mel[0].max() * 1e-8, top_db=None),
+                              n_mfcc=13) for m in mel]
+    expected = np.sqrt(2 * ((c[0][1:] - c[1][1:]) ** 2).sum(axis=0)).mean()
+    assert float(mel_cepstral_distortion(silent, est)) == pytest.approx(expected, rel=1e-3)
     with pytest.raises(ValueError, match="same shape"):
         mel_cepstral_distortion(ref, est[:100])
