@@ -17,6 +17,14 @@ from audiojax.train.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fast_compile():
+    """Compilation dominates these tiny runs; XLA's optimizations are not worth it here."""
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", False)
+
+
 def _train(experiment: str, data_dir, workdir: Path):
     from audiojax.train.loop import train_and_evaluate
 

@@ -16,6 +16,14 @@ from audiojax.models.wavenet import WaveNet
 B, T, MELS, FRAMES = 2, 40, 5, 7
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _fast_compile():
+    """Compilation dominates these tiny models; XLA's optimizations are not worth it here."""
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", False)
+
+
 def _model(output="categorical", kernel_size=2, conditioned=True):
     return WaveNet(output=output, num_mixtures=3, layers_per_stack=3, num_stacks=2,
                    kernel_size=kernel_size, residual_channels=16, gate_channels=16, skip_channels=16,
