@@ -5,10 +5,14 @@ from __future__ import annotations
 import flax.linen as nn
 
 from audiojax.models.classifiers import LogMelCNN, WaveformCNN
+from audiojax.models.gru_classifier import GRUClassifier
+from audiojax.models.seq2seq import Recognizer
 
 _REGISTRY: dict[str, type[nn.Module]] = {
     "waveform_cnn": WaveformCNN,
     "logmel_cnn": LogMelCNN,
+    "gru_classifier": GRUClassifier,
+    "recognizer": Recognizer,
 }
 
 
