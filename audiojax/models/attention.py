@@ -55,10 +55,10 @@ class AdditiveAttention(nn.Module):
         Returns:
           ``(c_i (batch, dim), alpha_i (batch, frames))``.
         """
+        if self.location_filters and previous is None:
+            raise ValueError("previous: location-aware attention needs the previous alignment")
         e = keys + self.query(state)[:, None, :]
         if self.location_filters:
-            if previous is None:
-                raise ValueError("previous: location-aware attention needs the previous alignment")
             e = e + self.location(self.location_conv(previous[..., None]))
         e = self.energy(jnp.tanh(e))[..., 0]
         alpha = jax.nn.softmax(jnp.where(mask, e, -jnp.inf), axis=-1)
