@@ -33,7 +33,7 @@ def test_tokenizer_round_trip_and_errors():
 
 @pytest.fixture(scope="module")
 def overfit(tiny_data_dir, tiny_sentences):
-    """A tiny recognizer trained (300 Adam steps, no augmentation) on the 6 training utterances
+    """A tiny recognizer trained (200 Adam steps, no augmentation) on the 6 training utterances
     of the tiny `sentences` corpus: ``(task, variables, batch)``."""
     from audiojax.tasks import get_task
     from audiojax.train import data as train_data
@@ -55,19 +55,28 @@ def overfit(tiny_data_dir, tiny_sentences):
     state = TrainState.create(jax.jit(task.init)(jax.random.PRNGKey(0), batch), tx,
                               jax.random.PRNGKey(1))
     step = jax.jit(lambda s, b: make_train_step(task, tx)(s, b, None))
-    for _ in range(300):
+    for _ in range(200):
         state, metrics = step(state, batch)
-    assert float(metrics["loss"]) < 0.05
+    assert float(metrics["loss"]) < 0.1
     return task, state.variables, batch
 
 
-def test_tiny_recognizer_overfits_to_cer_zero(overfit):
-    from audiojax.decode import make_decoder
+@pytest.fixture(scope="module")
+def greedy_and_width_one(overfit):
+    """Greedy decoding and beam search of width 1, compiled for the overfit model."""
+    from audiojax.decode import beam_search, greedy_decode
 
+    model = overfit[0].model
+    kw = dict(eos_id=CharTokenizer.eos_id, max_steps=64, max_ratio=3.0)
+    return (jax.jit(lambda v, a, n: greedy_decode(model, v, a, n, **kw)),
+            jax.jit(lambda v, a, n: beam_search(model, v, a, n, beam_width=1, **kw)))
+
+
+def test_tiny_recognizer_overfits_to_cer_zero(overfit, greedy_and_width_one):
     task, variables, batch = overfit
     refs = [task.tokenizer.decode(t) for t in batch["label"]]
-    beam = make_decoder(task.model, eos_id=2, max_steps=64, beam_width=3)
-    for decode in (task.decode, beam):
+    assert task.config.decode.beam_width == 2
+    for decode in (greedy_and_width_one[0], task.decode):
         out = decode(variables, batch["audio"], batch["length"])
         hyps = [task.tokenizer.decode(t) for t in np.asarray(out.tokens)]
         assert jiwer.cer(refs, hyps) == 0.0, hyps
@@ -80,15 +89,11 @@ def test_tiny_recognizer_overfits_to_cer_zero(overfit):
 
 
 @pytest.mark.parametrize("trained", [False, True])
-def test_beam_width_one_is_greedy(overfit, trained):
-    from audiojax.decode import beam_search, greedy_decode
-
+def test_beam_width_one_is_greedy(overfit, greedy_and_width_one, trained):
     task, variables, batch = overfit
-    if not trained:
+    if not trained:  # random weights: long rambling hypotheses, ended by the length limit
         variables = jax.jit(task.init)(jax.random.PRNGKey(5), batch)
-    kw = dict(eos_id=2, max_steps=40, max_ratio=1.5)
-    greedy = jax.jit(lambda v, a, n: greedy_decode(task.model, v, a, n, **kw))
-    beam = jax.jit(lambda v, a, n: beam_search(task.model, v, a, n, beam_width=1, **kw))
+    greedy, beam = greedy_and_width_one
     g = greedy(variables, batch["audio"], batch["length"])
     b = beam(variables, batch["audio"], batch["length"])
     np.testing.assert_array_equal(g.tokens, b.tokens)
@@ -97,7 +102,16 @@ def test_beam_width_one_is_greedy(overfit, trained):
     np.testing.assert_allclose(g.alignments, b.alignments, atol=1e-6)
 
 
-def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path):
+@pytest.fixture
+def fast_compilation():
+    """Most XLA optimizations off (compilation dominates a tiny run), restored afterwards."""
+    before = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", before)
+
+
+def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fast_compilation):
     from audiojax.evaluate import evaluate, transcribe
     from audiojax.train.loop import train_and_evaluate
 
