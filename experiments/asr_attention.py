@@ -52,10 +52,12 @@ def get_config(variant=None):
     c.warmup_steps = 300
     c.grad_clip_norm = 1.0
     c.batch_size = 32
-    c.num_train_steps = 6000
+    # About 2.2 s per step of 32 utterances padded to 9 s on an idle 2-core CPU (2.9 s of CPU
+    # time measured): 3000 steps (about 12 epochs of the full corpus) fill the 2-hour budget.
+    c.num_train_steps = 3000
     c.log_every_steps = 50
-    c.eval_every_steps = 1000
-    c.checkpoint_every_steps = 1000
+    c.eval_every_steps = 500
+    c.checkpoint_every_steps = 500
     c.best_metric = "cer"
     c.best_mode = "min"
     if variant == "tiny":
@@ -66,7 +68,7 @@ def get_config(variant=None):
         c.model.location_filters = 2
         c.decode.beam_width = 2
     c = apply_variant(c, variant)
-    if variant == "small":
+    if variant == "small":  # about 50 minutes: ASR needs more steps than the 10-minute KWS job
         c.num_train_steps = 1500
         c.warmup_steps = 200
         c.eval_every_steps = c.checkpoint_every_steps = 250

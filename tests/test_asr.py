@@ -137,3 +137,19 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
     files = [str(tiny_sentences.path / lines[i][0]) for i in range(3)]
     texts = transcribe(workdir, files, checkpoint="latest")
     assert texts == hyps[:3]  # same decoder, same checkpoint: the same text as evaluate
+
+
+def test_scheduled_sampling_everywhere_follows_greedy(overfit, greedy_and_width_one):
+    """Fed its own argmax at every step, the training forward pass emits the greedy hypothesis."""
+    task, _, batch = overfit
+    variables = jax.jit(task.init)(jax.random.PRNGKey(7), batch)  # untrained: long hypotheses
+    targets = jax.numpy.asarray(batch["label"])
+    own = jax.jit(lambda v, s: task.model.apply(v, batch["audio"], batch["length"], targets,
+                                                sampling=s)[0].argmax(-1))
+    fed_back = np.asarray(own(variables, np.ones(targets.shape, bool)))
+    teacher = np.asarray(own(variables, np.zeros(targets.shape, bool)))
+    greedy = greedy_and_width_one[0](variables, batch["audio"], batch["length"])
+    for row, (tokens, n) in enumerate(zip(np.asarray(greedy.tokens), np.asarray(greedy.lengths))):
+        limit_free = n - 1  # the last greedy token may be an EOS forced by the length limit
+        np.testing.assert_array_equal(fed_back[row, :limit_free], tokens[:limit_free])
+    assert not np.array_equal(fed_back, teacher)  # the reference input does change the outputs
