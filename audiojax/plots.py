@@ -108,7 +108,7 @@ def alignment_png(path: str | os.PathLike, alignment: np.ndarray, text: str, tit
     fig, ax = plt.subplots(figsize=(min(14, 3 + frames / 12), min(14, 2 + steps / 5)),
                            constrained_layout=True)
     ax.imshow(alignment, origin="upper", aspect="auto", cmap="viridis", interpolation="nearest",
-              vmin=0.0, vmax=1.0)
+              vmin=0.0)
     ax.set_yticks(range(steps), labels[:steps], fontsize=7)
     ax.set(xlabel="encoder frame", ylabel="decoded character", title=title)
     ax.title.set_fontsize(8)

@@ -127,8 +127,11 @@ class SpeechRecognition:
         if axis_name is not None:
             sums = jax.lax.psum(sums, axis_name)
         decoded = self.decode(variables, batch["audio"], batch["length"])
-        return {**sums, "hypotheses": decoded.tokens, "references": targets,
-                "mask": batch["mask"], "alignments": decoded.alignments}
+        rows = {"hypotheses": decoded.tokens, "references": targets, "mask": batch["mask"],
+                "alignments": decoded.alignments}
+        if axis_name is not None:  # under pmap every device returns the whole batch's rows
+            rows = jax.lax.all_gather(rows, axis_name, tiled=True)
+        return {**sums, **rows}
 
     def combine(self, sums: dict | None, out: dict) -> dict:
         """Adds a batch's ``eval_step`` output to the running ``sums`` on the host: loss sums
@@ -181,7 +184,8 @@ class SpeechRecognition:
         written = []
         for i, (alignment, example) in enumerate(zip(metrics["alignments"], metrics["examples"])):
             png = output.with_suffix(f".alignment{i}.png")
+            text = f"ref: {example['reference']}\nhyp: {example['hypothesis']}"
             plots.alignment_png(png, np.array(alignment), example["hypothesis"],
-                                title=f"{title}\nref: {example['reference']}")
+                                title=f"{title}\n{text}")
             written.append(png)
         return written
