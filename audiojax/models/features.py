@@ -7,7 +7,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from audiojax.data.augment import spec_augment
+from audiojax.data.augment import spec_augment_per_example
 from audiojax.frontends import LogMel, frames_for_length
 
 
@@ -48,7 +48,6 @@ class LogMelFeatures(nn.Module):
         mean = (x * valid).sum(1, keepdims=True) / frames[:, None, None]
         x = jnp.where(valid, (x - mean) / self.scale, 0.0)
         if augment_keys is not None and (self.time_masks or self.freq_masks):
-            x = jax.vmap(lambda k, f, n: spec_augment(
-                k, f[None], self.time_masks, self.time_mask_width, self.freq_masks,
-                self.freq_mask_width, lengths=n[None])[0])(augment_keys, x, frames)
+            x = spec_augment_per_example(augment_keys, x, frames, self.time_masks,
+                                         self.time_mask_width, self.freq_masks, self.freq_mask_width)
         return x, frames
