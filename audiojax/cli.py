@@ -76,6 +76,15 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transcribe(args: argparse.Namespace) -> int:
+    from audiojax.evaluate import transcribe
+
+    for path, text in zip(args.files, transcribe(args.workdir, args.files, args.checkpoint,
+                                                 args.beam_width)):
+        print(f"{path}\t{text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiojax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -96,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step (default: best)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--split", default="test", help="split of the run's corpus (default: test)")
-    where.add_argument("--manifest", default=None, help="any TSV: path<TAB>label per line")
+    where.add_argument("--manifest", default=None,
+                       help="any TSV: path<TAB>label (or transcript, for ASR runs) per line")
     p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
     p.set_defaults(func=_evaluate)
 
@@ -120,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_generate)
+
+    p = sub.add_parser("transcribe", help="text of audio files under a speech-recognition run")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--checkpoint", default="best")
+    p.add_argument("--beam-width", type=int, default=None,
+                   help="beam search width (default: the run's config.decode.beam_width)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_transcribe)
 
     data = sub.add_parser("data", help="build and check corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")

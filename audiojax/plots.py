@@ -114,3 +114,19 @@ def waveform_spectrogram_png(path: str | os.PathLike, y: np.ndarray, sr: int, ti
     axes[1].set(ylabel="frequency (Hz)", xlabel="time (s)")
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def alignment_png(path: str | os.PathLike, alignment: np.ndarray, text: str, title: str = "") -> None:
+    """Attention weights of one decoded utterance: ``alignment (tokens, encoder frames)``, one row
+    per emitted character of ``text`` (the last row is the end of sentence)."""
+    labels = [c if c != " " else "_" for c in text] + ["<eos>"]
+    steps, frames = alignment.shape
+    fig, ax = plt.subplots(figsize=(min(14, 3 + frames / 12), min(14, 2 + steps / 5)),
+                           constrained_layout=True)
+    ax.imshow(alignment, origin="upper", aspect="auto", cmap="viridis", interpolation="nearest",
+              vmin=0.0)
+    ax.set_yticks(range(steps), labels[:steps], fontsize=7)
+    ax.set(xlabel="encoder frame", ylabel="decoded character", title=title)
+    ax.title.set_fontsize(8)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -65,6 +65,7 @@ def test_word_conditioned_wavenet_end_to_end(tiny_commands, tiny_data_dir, tmp_p
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in records if r["split"] == "train"]
     assert losses[-1] < losses[0]  # it learns something in 6 steps
+    assert "yes" in json.loads((workdir / "labels.json").read_text())
     assert val["nll_bits_per_sample"] == pytest.approx(val["loss"] / np.log(2))
     assert 4.0 < val["nll_bits_per_sample"] < 8.1  # uniform over 256 codes is 8 bits
 
@@ -91,6 +92,7 @@ def test_vocoder_end_to_end(tiny_sentences, tiny_data_dir, tmp_path):
     workdir = tmp_path / "run"
     _, val = _train("wavenet_vocoder.py", tiny_data_dir, workdir)
     assert np.isfinite(val["nll_bits_per_sample"])
+    assert json.loads((workdir / "labels.json").read_text()) == []  # no list of transcripts
     wav = tiny_sentences.path / (tiny_sentences.path / "test.tsv").read_text().split("\t")[0]
     files = generate(workdir, 0.04, 1, tmp_path / "gen", mel_from=str(wav), checkpoint="latest")
     y, sr = audiojax.load(files[0])

@@ -74,6 +74,17 @@ class Generation:
                              f"but the mel hop_length is {self.mel.hop_length}")
         self.dist = self.model.dist
 
+    @staticmethod
+    def fixed_labels(config: ml_collections.ConfigDict) -> list[str]:
+        """The class labels a run keeps: the corpus's words for word conditioning, else none
+        (a vocoder on `sentences` needs no list of every transcript)."""
+        if config.generation.condition != "label":
+            return []
+        from audiojax.data.sources import labels_of
+        from audiojax.train.data import open_split
+
+        return labels_of(open_split(config, "train"))
+
     def conditions(self, batch: dict) -> dict:
         """The model's condition keywords for a batch (or for generation: ``label`` alone)."""
         if self.condition == "label":
