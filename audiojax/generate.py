@@ -32,7 +32,8 @@ def cached_sampler(model, num_samples: int):
     def run(variables, key, state, global_id, local, temperature):
         def body(carry, i):
             cache, x, t = carry
-            local_t = None if local is None else jax.lax.dynamic_index_in_dim(local, i, 1, False)
+            local_t = (None if local is None
+                       else jax.lax.dynamic_index_in_dim(local, i, 1, keepdims=False))
             cache, params = model.apply(variables, cache, t, x, global_id, local_t, method=model.step)
             x = dist.sample(params, jax.random.fold_in(key, t), temperature)
             return (cache, x, t + 1), x
@@ -51,7 +52,8 @@ def initial_state(model, variables, batch_size: int):
 
 def naive_sampler(model, num_samples: int, batch_size: int):
     """A jitted ``run(variables, key, global_id, local, temperature) -> samples (batch, num)``
-    (arguments as in :func:`cached_sampler`) running ``model.forward`` on the last ``receptive_field`` inputs for every sample."""
+    (arguments as in :func:`cached_sampler`) running ``model.forward`` on the last
+    ``receptive_field`` inputs for every sample."""
     dist, width = model.dist, model.receptive_field
 
     def run(variables, key, global_id, local, temperature):

@@ -45,7 +45,7 @@ def test_loss_is_the_mean_nll_of_the_valid_samples():
     loss, (_, metrics) = task.loss(params, {}, batch, jax.random.PRNGKey(1), None)
     # Reference: logits of the parallel pass on the shifted codes, NumPy log-softmax.
     codes = np.asarray(audiojax.frontends.mu_law_encode(batch["audio"]))
-    inputs = np.concatenate([np.full((3, 1), codes[0, 0] * 0 + 128), codes[:, :-1]], 1)
+    inputs = np.concatenate([np.full((3, 1), 128), codes[:, :-1]], 1)  # 128: code of 0.0
     logits = np.asarray(task.model.apply({"params": params}, jnp.asarray(inputs),
                                          global_id=batch["label"]), np.float64)
     logp = logits - logits.max(-1, keepdims=True)

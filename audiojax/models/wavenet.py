@@ -160,7 +160,7 @@ class WaveNet(nn.Module):
     def _head(self, skip: jax.Array) -> jax.Array:
         return self.head[1](nn.relu(self.head[0](nn.relu(skip))))
 
-    def _global_vec(self, global_id, batch_size: int):
+    def _global_vec(self, global_id):
         if not self.num_global:
             return None
         if global_id is None:
@@ -195,7 +195,7 @@ class WaveNet(nn.Module):
         keep = None
         if valid_from is not None:
             keep = (jnp.arange(inputs.shape[1]) >= valid_from)[None, :, None]
-        global_vec = self._global_vec(global_id, inputs.shape[0])
+        global_vec = self._global_vec(global_id)
         if global_vec is not None:
             global_vec = global_vec[:, None, :]
         x = self._embed_input(inputs)
@@ -231,7 +231,7 @@ class WaveNet(nn.Module):
         e = self._embed_input(x)
         h = self.input_conv.step(jnp.stack([cache["input"][0], e], axis=1))
         new["input"] = e[None]
-        global_vec = self._global_vec(global_id, x.shape[0])
+        global_vec = self._global_vec(global_id)
         skip = 0.0
         for i, d in enumerate(self.dilations):
             queue = cache[f"layer_{i}"]
