@@ -97,6 +97,25 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from audiojax.generate import generate
+
+    files = generate(args.workdir, args.seconds, args.num, args.out, condition=args.condition,
+                     mel_from=args.mel_from, temperature=args.temperature,
+                     checkpoint=args.checkpoint, seed=args.seed)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from audiojax.evaluate import transcribe
+
+    for path, text in zip(args.files, transcribe(args.workdir, args.files, args.checkpoint,
+                                                 args.beam_width)):
+        print(f"{path}\t{text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiojax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -118,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="best", help="best, latest or a step (default: best)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--split", default="test", help="split of the run's corpus (default: test)")
-    where.add_argument("--manifest", default=None, help="any TSV: path<TAB>label per line")
+    where.add_argument("--manifest", default=None,
+                       help="any TSV: path<TAB>label (or transcript, for ASR runs) per line")
     p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
     p.set_defaults(func=_evaluate)
 
@@ -145,6 +165,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="a sweep folder or any folder of run workdirs")
     p.add_argument("--metric", default=None, help="metric to compare (default: the runs' best_metric)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("generate", help="sample waveforms from a generation run (WAV + PNG each)")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--checkpoint", default="best")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="length of each output (default for --mel-from: the file's length)")
+    p.add_argument("--num", type=int, default=1, help="number of outputs (streams sampled together)")
+    p.add_argument("--out", required=True, help="output folder")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--condition", default=None, help="word label, for a word-conditioned model")
+    given.add_argument("--mel-from", default=None, help="WAV whose log-mel a vocoder renders")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("transcribe", help="text of audio files under a speech-recognition run")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--checkpoint", default="best")
+    p.add_argument("--beam-width", type=int, default=None,
+                   help="beam search width (default: the run's config.decode.beam_width)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_transcribe)
 
     data = sub.add_parser("data", help="build and check corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")

@@ -134,3 +134,36 @@ def predict(workdir: str | Path, files: list[str], checkpoint: str | int = "best
                 top = np.argsort(row)[::-1][:top_k]
                 results.append([(run.labels[i], float(row[i])) for i in top])
     return results
+
+
+def transcribe(workdir: str | Path, files: list[str], checkpoint: str | int = "best",
+               beam_width: int | None = None) -> list[str]:
+    """The text of each audio file under a speech-recognition run (``config.decode``'s beam search,
+    or ``beam_width``). Files are never cropped: the batch is padded to the longest one."""
+    from audiojax import audio
+    from audiojax.decode import make_decoder
+    from audiojax.tasks.asr import CharTokenizer
+
+    run = restore_run(workdir, checkpoint)
+    if not hasattr(run.task, "tokenizer"):
+        raise ValueError(f"--workdir {workdir}: a {run.config.task} run, not speech recognition; "
+                         "use `audiojax predict`")
+    rate = run.config.data.sample_rate
+    trained = int(round(run.config.data.max_seconds * rate))
+    longest = max(int(np.ceil(audio.info(f).duration * rate)) for f in files)
+    max_length = max(trained, -(-longest // rate) * rate)  # whole seconds: few recompilations
+    options = dict(run.config.decode.to_dict())
+    if beam_width is not None:
+        options["beam_width"] = beam_width
+    decode = make_decoder(run.task.model, eos_id=CharTokenizer.eos_id,
+                          max_steps=-(-run.config.max_label_length * max_length // trained),
+                          **options)
+    n = run.parallel.num_devices
+    loader = make_loader(FileListSource(files), sample_rate=rate, train=False, max_length=max_length,
+                         batch_size=n * max(1, -(-min(len(files), 16) // n)))
+    variables = run.parallel.get_state(run.variables)  # one copy: this runs on one device
+    texts = []
+    for batch in loader:
+        tokens = np.asarray(decode(variables, batch["audio"], batch["length"]).tokens)
+        texts += [run.task.tokenizer.decode(t) for t, keep in zip(tokens, batch["mask"]) if keep]
+    return texts

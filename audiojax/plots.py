@@ -98,3 +98,35 @@ def confusion_matrix_png(path: str | os.PathLike, confusion: np.ndarray, labels:
     fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true label")
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def waveform_spectrogram_png(path: str | os.PathLike, y: np.ndarray, sr: int, title: str = "") -> None:
+    """Waveform ``(samples,)`` above its spectrogram (dB, 32 ms Hann frames, 8 ms hop)."""
+    y = np.asarray(y, np.float32)
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True, constrained_layout=True)
+    axes[0].plot(np.arange(len(y)) / sr, y, lw=0.5)
+    axes[0].set(ylabel="amplitude", ylim=(-1.05, 1.05), xlim=(0, len(y) / sr), title=title)
+    n_fft = int(0.032 * sr)
+    if len(y) >= n_fft:
+        _, _, _, im = axes[1].specgram(y, NFFT=n_fft, Fs=sr, noverlap=n_fft - n_fft // 4,
+                                       window=np.hanning(n_fft), cmap="magma", vmin=-140)
+        fig.colorbar(im, ax=axes[1], label="dB")
+    axes[1].set(ylabel="frequency (Hz)", xlabel="time (s)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def alignment_png(path: str | os.PathLike, alignment: np.ndarray, text: str, title: str = "") -> None:
+    """Attention weights of one decoded utterance: ``alignment (tokens, encoder frames)``, one row
+    per emitted character of ``text`` (the last row is the end of sentence)."""
+    labels = [c if c != " " else "_" for c in text] + ["<eos>"]
+    steps, frames = alignment.shape
+    fig, ax = plt.subplots(figsize=(min(14, 3 + frames / 12), min(14, 2 + steps / 5)),
+                           constrained_layout=True)
+    ax.imshow(alignment, origin="upper", aspect="auto", cmap="viridis", interpolation="nearest",
+              vmin=0.0)
+    ax.set_yticks(range(steps), labels[:steps], fontsize=7)
+    ax.set(xlabel="encoder frame", ylabel="decoded character", title=title)
+    ax.title.set_fontsize(8)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 __all__ = ["augment_waveforms", "change_speed", "length_mask", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
-           "spec_augment_masks", "snr_db"]
+           "spec_augment_masks", "spec_augment_per_example", "snr_db"]
 
 
 def length_mask(lengths: jax.Array, size: int) -> jax.Array:
@@ -164,6 +164,17 @@ def spec_augment(
     if lengths is not None:  # padding frames stay as they are
         masked = masked & length_mask(lengths, features.shape[1])[:, :, None]
     return jnp.where(masked, jnp.asarray(mask_value, features.dtype), features)
+
+
+def spec_augment_per_example(keys: jax.Array, features: jax.Array, lengths: jax.Array,
+                             num_time_masks: int, max_time_width: int, num_freq_masks: int,
+                             max_freq_width: int) -> jax.Array:
+    """:func:`spec_augment` with one PRNG key per example (``keys (batch,)``), so the masks do not
+    depend on how a batch is split over devices. ``features (batch, frames, bands)``,
+    ``lengths (batch,)`` in frames."""
+    return jax.vmap(lambda k, f, n: spec_augment(
+        k, f[None], num_time_masks, max_time_width, num_freq_masks, max_freq_width,
+        lengths=n[None])[0])(keys, features, lengths)
 
 
 def change_speed(x: jax.Array, lengths: jax.Array, factors: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import flax.linen as nn
 
 from audiojax.models.classifiers import LogMelCNN, WaveformCNN
+from audiojax.models.samplernn import SampleRNN
+from audiojax.models.wavenet import WaveNet
+from audiojax.models.gru_classifier import GRUClassifier
+from audiojax.models.seq2seq import Recognizer
 
 _REGISTRY: dict[str, type[nn.Module]] = {
     "waveform_cnn": WaveformCNN,
     "logmel_cnn": LogMelCNN,
+    "wavenet": WaveNet,
+    "samplernn": SampleRNN,
+    "gru_classifier": GRUClassifier,
+    "recognizer": Recognizer,
 }
 
 

@@ -164,7 +164,7 @@ class LogMelCNN(nn.Module):
                  augment_keys: jnp.ndarray | None = None) -> jnp.ndarray:
         """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``;
         ``augment_keys (batch,)``: one PRNG key per example for SpecAugment in training."""
-        from audiojax.data.augment import spec_augment
+        from audiojax.data.augment import spec_augment_per_example
         from audiojax.frontends import MFCC, LogMel, frames_for_length
 
         stft = dict(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
@@ -182,9 +182,8 @@ class LogMelCNN(nn.Module):
             x = x - _masked_mean(x, valid)[:, None, :]
         x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, **_BN)(x)
         if train and augment_keys is not None and self.feature_augment:
-            x = jax.vmap(lambda k, f, n: spec_augment(
-                k, f[None], self.time_masks, self.time_mask_width, self.freq_masks,
-                self.freq_mask_width, lengths=n[None])[0])(augment_keys, x, valid)
+            x = spec_augment_per_example(augment_keys, x, valid, self.time_masks,
+                                         self.time_mask_width, self.freq_masks, self.freq_mask_width)
         x = x.astype(self.dtype)[..., None]                              # (batch, frames, bands, 1)
         for features in self.channels:
             x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False, dtype=self.dtype)(x)

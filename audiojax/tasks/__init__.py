@@ -6,15 +6,31 @@ dict of class ids, or a picklable callable such as a tokenizer), ``init(rng, bat
 ``summarize(sums)`` turning accumulated sums into metrics; for ``audiojax evaluate`` also
 ``check_source(source, where)`` (refuse data the model cannot score), ``headline(metrics)``
 (one line) and ``write_plots(output_json_path, metrics, title)`` (returns the files written).
+Optional: ``fixed_labels(config)`` (a static method: labels that do not come from the corpus,
+e.g. a character vocabulary) and ``combine(sums, out)`` (how evaluation accumulates
+``eval_step`` outputs that are not sums, e.g. decoded text; default: added).
 """
 
 from __future__ import annotations
 
 
-def get_task(config, labels):
-    """The task named by ``config.task``, for a corpus with these ``labels``."""
-    if config.task == "classification":
+def task_class(name: str) -> type:
+    """The class of task ``name`` (``config.task``)."""
+    if name == "classification":
         from audiojax.tasks.classification import Classification
 
-        return Classification(config, labels)
-    raise ValueError(f"config.task: unknown {config.task!r}; known: classification")
+        return Classification
+    if name == "asr":
+        from audiojax.tasks.asr import SpeechRecognition
+
+        return SpeechRecognition
+    if name == "generation":
+        from audiojax.tasks.generation import Generation
+
+        return Generation
+    raise ValueError(f"config.task: unknown {name!r}; known: classification, asr, generation")
+
+
+def get_task(config, labels):
+    """The task named by ``config.task``, for a corpus with these ``labels``."""
+    return task_class(config.task)(config, labels)

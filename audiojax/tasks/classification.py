@@ -25,6 +25,23 @@ def masked_mean(values, mask, axis_name):
     return (values * mask).sum() / jnp.maximum(count, 1.0)
 
 
+def augment_batch(config, rng, audio, lengths, axis_name):
+    """``config.augment``'s waveform augmentation of a batch; returns ``(audio, lengths, keys)``
+    with one PRNG key per example (for feature-level augmentation drawn from the same keys)."""
+    cfg = config.augment
+    # One key per global example index, so a device split gives the same augmentation.
+    keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(example_index(audio.shape[0], axis_name))
+    speed = tuple(cfg.speed)
+    if not (cfg.gain_db or cfg.max_shift_seconds or cfg.noise_prob or speed != (1.0, 1.0)):
+        return audio, lengths, keys
+    audio, lengths = augment_waveforms(
+        keys, audio, lengths, gain_db=cfg.gain_db,
+        max_shift=int(cfg.max_shift_seconds * config.data.sample_rate),
+        noise_prob=cfg.noise_prob, snr_db=tuple(cfg.snr_db),
+        speed=None if speed == (1.0, 1.0) else speed)
+    return audio, lengths, keys
+
+
 class Classification:
     """Batches ``{"audio" (B, samples) f32, "length" (B,) i32, "label" (B,) i32, "mask" (B,) bool}``;
     rows with ``mask == False`` (padding, skipped bad examples) count for nothing."""
@@ -45,23 +62,9 @@ class Classification:
         model = self.model.clone(axis_name=None) if hasattr(self.model, "axis_name") else self.model
         return model.init(rng, batch["audio"], batch["length"], train=False)
 
-    def _augment(self, rng, audio, lengths, axis_name):
-        """Waveform augmentation; returns ``(audio, lengths, per-example keys)``."""
-        cfg = self.config.augment
-        # One key per global example index, so a device split gives the same augmentation.
-        keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(example_index(audio.shape[0], axis_name))
-        speed = tuple(cfg.speed)
-        if not (cfg.gain_db or cfg.max_shift_seconds or cfg.noise_prob or speed != (1.0, 1.0)):
-            return audio, lengths, keys
-        audio, lengths = augment_waveforms(
-            keys, audio, lengths, gain_db=cfg.gain_db,
-            max_shift=int(cfg.max_shift_seconds * self.config.data.sample_rate),
-            noise_prob=cfg.noise_prob, snr_db=tuple(cfg.snr_db),
-            speed=None if speed == (1.0, 1.0) else speed)
-        return audio, lengths, keys
-
     def loss(self, params, batch_stats, batch, rng, axis_name):
-        audio, lengths, keys = self._augment(rng, batch["audio"], batch["length"], axis_name)
+        audio, lengths, keys = augment_batch(self.config, rng, batch["audio"], batch["length"],
+                                             axis_name)
         # Models with feature-level augmentation (SpecAugment) draw it from the same keys.
         extra = {"augment_keys": keys} if getattr(self.model, "feature_augment", False) else {}
         logits, updates = self.model.apply(

@@ -11,6 +11,7 @@ from jax.experimental.multihost_utils import sync_global_devices
 from audiojax.data import corpus_dir, default_data_dir
 from audiojax.data.pipeline import Loader, make_loader
 from audiojax.data.sources import LOCAL_CORPORA, labels_of, open_source
+from audiojax.tasks import task_class
 
 
 def data_dir_of(config: ml_collections.ConfigDict) -> Path:
@@ -47,7 +48,11 @@ def open_split(config: ml_collections.ConfigDict, split: str):
 
 
 def labels_for(config: ml_collections.ConfigDict) -> list[str]:
-    """The class names of the run's corpus, in id order (its info.json, else sorted train labels)."""
+    """The class names of the run's corpus, in id order (its info.json, else sorted train labels),
+    or the task's own (``fixed_labels``: a recognizer's vocabulary, not every transcript)."""
+    fixed = getattr(task_class(config.task), "fixed_labels", None)
+    if fixed is not None:
+        return fixed(config)
     return labels_of(open_split(config, "train"))
 
 

@@ -56,12 +56,17 @@ def _num_train_steps(config, steps_per_epoch: int) -> int:
     return int(config.num_epochs * steps_per_epoch)
 
 
+def _add(sums, out):
+    return out if sums is None else jax.tree.map(jnp.add, sums, out)
+
+
 def evaluate_loader(task, parallel: DataParallel, eval_step, variables, loader) -> dict:
-    """Runs ``eval_step`` over every batch of ``loader`` (one pass) and summarizes the sums."""
+    """Runs ``eval_step`` over every batch of ``loader`` (one pass) and summarizes the sums
+    (accumulated by ``task.combine`` where a task has one, else added)."""
+    combine = getattr(task, "combine", _add)
     sums = None
     for batch in loader:
-        out = eval_step(variables, parallel.put_batch(numeric(batch)))
-        sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
+        sums = combine(sums, eval_step(variables, parallel.put_batch(numeric(batch))))
     if sums is None:
         raise ValueError("evaluation split is empty")
     return task.summarize(jax.device_get(sums))

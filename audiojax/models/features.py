@@ -1,0 +1,53 @@
+"""On-device log-mel features for sequence models: ``(batch, samples)`` -> ``(batch, frames, n_mels)``
+with the true length of each example in frames, normalized per utterance, SpecAugment in training."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from audiojax.data.augment import spec_augment_per_example
+from audiojax.frontends import LogMel, frames_for_length
+
+
+class LogMelFeatures(nn.Module):
+    """Log-mel (dB, ``top_db`` 80 per example) -> minus each utterance's mean over its true frames
+    (removes a fixed channel colouring and the level) -> divided by ``scale`` -> zero past the
+    true length -> SpecAugment when ``augment_keys`` are given. No parameters.
+
+    Attributes: ``sample_rate``, ``n_fft``, ``hop_length``, ``win_length`` (samples), ``n_mels``,
+    ``fmin``, ``fmax`` (Hz): the front-end; ``scale``: dB per output unit; ``time_masks``,
+    ``time_mask_width`` (frames), ``freq_masks``, ``freq_mask_width`` (bands): SpecAugment.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 160
+    win_length: int = 400
+    n_mels: int = 80
+    fmin: float = 20.0
+    fmax: float | None = 7600.0
+    scale: float = 20.0
+    time_masks: int = 0
+    time_mask_width: int = 0
+    freq_masks: int = 0
+    freq_mask_width: int = 0
+
+    @nn.compact
+    def __call__(self, audio: jax.Array, lengths: jax.Array,
+                 augment_keys: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """``audio (batch, samples)``, ``lengths (batch,)`` samples; ``augment_keys (batch,)``:
+        per-example PRNG keys for SpecAugment (training) -> ``(features, frames (batch,))``."""
+        x = LogMel(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                   win_length=self.win_length, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
+                   top_db=80.0)(audio.astype(jnp.float32))
+        frames = jnp.clip(frames_for_length(lengths, self.n_fft, self.hop_length, center=True),
+                          1, x.shape[1])
+        valid = (jnp.arange(x.shape[1])[None, :] < frames[:, None])[..., None]
+        mean = (x * valid).sum(1, keepdims=True) / frames[:, None, None]
+        x = jnp.where(valid, (x - mean) / self.scale, 0.0)
+        if augment_keys is not None and (self.time_masks or self.freq_masks):
+            x = spec_augment_per_example(augment_keys, x, frames, self.time_masks,
+                                         self.time_mask_width, self.freq_masks, self.freq_mask_width)
+        return x, frames

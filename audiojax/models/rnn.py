@@ -1,0 +1,134 @@
+"""Recurrent layers: the article's GRU cell and a masked, bidirectional, stacked, pyramidal encoder.
+
+The article's GRU (for input ``x_t`` and state ``h_{t-1}``; ``[a, b]`` is concatenation):
+
+    z_t = sigmoid(W_z [h_{t-1}, x_t])                    update gate
+    r_t = sigmoid(W_r [h_{t-1}, x_t])                    reset gate
+    c_t = tanh(W [r_t * h_{t-1}, x_t])                   candidate: reset applied before the product
+    h_t = (1 - z_t) * h_{t-1} + z_t * c_t
+
+Flax's ``nn.GRUCell`` applies the reset gate after the recurrent product (``r * (W_hn h + b)``,
+as cuDNN does); ``cell='flax'`` selects it for ablation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class ArticleGRUCell(nn.RNNCellBase):
+    """The article's GRU cell: ``(h (..., features), x (..., in)) -> (h', h')``.
+
+    Parameters: ``gates`` (kernel ``(features + in, 2 * features)``: ``[W_z | W_r]`` acting on
+    ``[h, x]``) and ``candidate`` (kernel ``(features + in, features)``: ``W`` on ``[r * h, x]``),
+    each with a bias when ``use_bias``.
+    """
+
+    features: int
+    use_bias: bool = False
+    dtype: Any = jnp.float32
+    kernel_init: Any = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, carry: jax.Array, inputs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = carry
+        dense = lambda n, name: nn.Dense(n, use_bias=self.use_bias, dtype=self.dtype,  # noqa: E731
+                                         kernel_init=self.kernel_init, name=name)
+        gates = nn.sigmoid(dense(2 * self.features, "gates")(jnp.concatenate([h, inputs], -1)))
+        z, r = jnp.split(gates, 2, axis=-1)
+        candidate = jnp.tanh(dense(self.features, "candidate")(jnp.concatenate([r * h, inputs], -1)))
+        h = (1.0 - z) * h + z * candidate
+        return h, h
+
+    @nn.nowrap
+    def initialize_carry(self, rng: jax.Array, input_shape: tuple[int, ...]) -> jax.Array:
+        return jnp.zeros(input_shape[:-1] + (self.features,), self.dtype)
+
+    @property
+    def num_feature_axes(self) -> int:
+        return 1
+
+
+def make_cell(kind: str, features: int, name: str | None = None, dtype: Any = jnp.float32,
+              use_bias: bool = False) -> nn.RNNCellBase:
+    """``kind='article'`` (:class:`ArticleGRUCell`) or ``'flax'`` (``nn.GRUCell``, with biases)."""
+    if kind == "article":
+        return ArticleGRUCell(features, use_bias=use_bias, dtype=dtype, name=name)
+    if kind == "flax":
+        return nn.GRUCell(features, dtype=dtype, name=name)
+    raise ValueError(f"cell: unknown {kind!r}; known: article, flax")
+
+
+def time_mask(lengths: jax.Array, frames: int) -> jax.Array:
+    """``(batch, frames)`` bool, True on the first ``lengths[b]`` frames."""
+    return jnp.arange(frames)[None, :] < lengths[:, None]
+
+
+def stack_frames(x: jax.Array, lengths: jax.Array, factor: int) -> tuple[jax.Array, jax.Array]:
+    """Pyramidal time reduction (Listen-Attend-Spell): concatenates each ``factor`` neighbouring
+    frames. ``x (batch, frames, features)`` -> ``(batch, ceil(frames / factor), factor * features)``;
+    lengths become ``ceil(lengths / factor)``. Frames past a length must be zero (they are padded
+    with zeros), so a partial last group sees zeros however much padding follows."""
+    if factor == 1:
+        return x, lengths
+    batch, frames, features = x.shape
+    pad = -frames % factor
+    x = jnp.pad(x, ((0, 0), (0, pad), (0, 0)))
+    x = x.reshape(batch, (frames + pad) // factor, factor * features)
+    return x, -(-lengths // factor)
+
+
+class RNNEncoder(nn.Module):
+    """Stacked (bi)directional GRU over ``(batch, frames, features)`` with true ``lengths``
+    ``(batch,)`` in frames -> ``((batch, frames', hidden * directions), lengths')``.
+
+    Each layer runs over the valid frames only (``nn.RNN(seq_lengths=...)``; the backward
+    direction starts at each sequence's own last frame), and outputs past a length are zero,
+    so extra padding never changes a result. Before layers ``1 .. reductions`` (not the first)
+    neighbouring frames are concatenated in pairs (:func:`stack_frames`): ``frames' = frames /
+    2**reductions``.
+
+    Attributes:
+      hidden: GRU features per direction.
+      layers: stacked recurrent layers.
+      bidirectional: a backward GRU beside the forward one, outputs concatenated.
+      reductions: pyramidal halvings of time (at most ``layers - 1``).
+      cell: ``article`` or ``flax`` (see :func:`make_cell`).
+      use_bias: biases in the article cell's gates and candidate.
+      dropout: dropout rate between layers (training only).
+    """
+
+    hidden: int
+    layers: int = 1
+    bidirectional: bool = True
+    reductions: int = 0
+    cell: str = "article"
+    use_bias: bool = True
+    dropout: float = 0.0
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool = False
+                 ) -> tuple[jax.Array, jax.Array]:
+        if not 0 <= self.reductions < max(self.layers, 1):
+            raise ValueError(f"reductions: {self.reductions} must be below layers ({self.layers})")
+        lengths = jnp.minimum(lengths, x.shape[1]).astype(jnp.int32)
+        x = x * time_mask(lengths, x.shape[1])[..., None]
+        cell = lambda name: make_cell(self.cell, self.hidden, name, self.dtype, self.use_bias)  # noqa: E731
+        for i in range(self.layers):
+            if 0 < i <= self.reductions:
+                x, lengths = stack_frames(x, lengths, 2)
+            if i > 0 and self.dropout:
+                x = nn.Dropout(self.dropout, deterministic=not train)(x)
+            forward = nn.RNN(cell(f"forward_cell_{i}"), name=f"forward_{i}")
+            if self.bidirectional:
+                backward = nn.RNN(cell(f"backward_cell_{i}"), name=f"backward_{i}")
+                x = nn.Bidirectional(forward, backward, name=f"layer_{i}")(x, seq_lengths=lengths)
+            else:
+                x = forward(x, seq_lengths=lengths)
+            x = x * time_mask(lengths, x.shape[1])[..., None]
+        return x, lengths

@@ -1,0 +1,149 @@
+"""Attention-based speech recognizer (Listen, Attend and Spell with the article's GRU and
+additive attention): log-mel on device -> pyramidal bidirectional GRU encoder -> GRU decoder
+attending over the encoder outputs -> one character per step.
+
+Decoder step ``i`` (token ``y_{i-1}``, state ``s_{i-1}``, previous alignment ``alpha_{i-1}``):
+
+    c_i, alpha_i = attention(s_{i-1}, h, alpha_{i-1})
+    s_i = GRU(s_{i-1}, [embed(y_{i-1}), c_i])
+    logits_i = W_o tanh(W_h [s_i, c_i])
+
+Training runs the step over the reference (teacher forcing, :meth:`Recognizer.__call__`);
+decoding (``audiojax.decode``) calls :meth:`Recognizer.encode` once, then
+:meth:`Recognizer.decode_step` per emitted token.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from audiojax.models.attention import AdditiveAttention
+from audiojax.models.features import LogMelFeatures
+from audiojax.models.rnn import RNNEncoder, make_cell, stack_frames, time_mask
+
+
+class Encoded(NamedTuple):
+    """What the decoder attends to: ``values (batch, frames, dim)``, their attention ``keys``
+    ``(batch, frames, units)`` and ``mask (batch, frames)`` (True on valid frames)."""
+
+    values: jax.Array
+    keys: jax.Array
+    mask: jax.Array
+
+
+class DecoderState(NamedTuple):
+    """The decoder's carry: GRU state ``(batch, hidden)`` and last alignment ``(batch, frames)``."""
+
+    state: jax.Array
+    alignment: jax.Array
+
+
+class Recognizer(nn.Module):
+    """``audio (batch, samples)`` + ``lengths (batch,)`` -> per-step character logits.
+
+    Attributes:
+      vocab_size: output classes (see ``audiojax.tasks.asr.CharTokenizer``); ``sos_id`` is the
+        token fed before the first character.
+      n_mels, hop_length, win_length, n_fft, sample_rate: the log-mel front-end (samples, Hz).
+      time_masks, time_mask_width, freq_masks, freq_mask_width: SpecAugment in training.
+      input_stack: neighbouring log-mel frames concatenated before the encoder (a time reduction).
+      encoder_hidden, encoder_layers, reductions, cell, dropout: the :class:`RNNEncoder`
+        (bidirectional); total time reduction ``input_stack * 2**reductions``.
+      decoder_hidden, embed_dim, attention_units, location_filters, location_kernel: decoder.
+    """
+
+    vocab_size: int
+    sos_id: int = 1
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 160
+    win_length: int = 400
+    n_mels: int = 80
+    time_masks: int = 0
+    time_mask_width: int = 0
+    freq_masks: int = 0
+    freq_mask_width: int = 0
+    input_stack: int = 3
+    encoder_hidden: int = 256
+    encoder_layers: int = 3
+    reductions: int = 2
+    cell: str = "article"
+    dropout: float = 0.0
+    decoder_hidden: int = 256
+    embed_dim: int = 64
+    attention_units: int = 128
+    location_filters: int = 0
+    location_kernel: int = 31
+
+    def setup(self):
+        self.features = LogMelFeatures(
+            sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+            win_length=self.win_length, n_mels=self.n_mels, time_masks=self.time_masks,
+            time_mask_width=self.time_mask_width, freq_masks=self.freq_masks,
+            freq_mask_width=self.freq_mask_width)
+        self.encoder = RNNEncoder(self.encoder_hidden, self.encoder_layers, bidirectional=True,
+                                  reductions=self.reductions, cell=self.cell, dropout=self.dropout)
+        self.attention = AdditiveAttention(self.attention_units, self.location_filters,
+                                           self.location_kernel)
+        self.embed = nn.Embed(self.vocab_size, self.embed_dim)
+        self.decoder_cell = make_cell(self.cell, self.decoder_hidden, use_bias=True)
+        self.hidden = nn.Dense(self.decoder_hidden)
+        self.output = nn.Dense(self.vocab_size)
+
+    def encode(self, audio: jax.Array, lengths: jax.Array, *, train: bool = False,
+               augment_keys: jax.Array | None = None) -> Encoded:
+        """``audio (batch, samples)``, ``lengths (batch,)`` samples -> :class:`Encoded` with
+        ``frames = ceil(log-mel frames / (input_stack * 2**reductions))``."""
+        x, frames = self.features(audio, lengths, augment_keys if train else None)
+        x, frames = stack_frames(x, frames, self.input_stack)
+        h, frames = self.encoder(x, frames, train=train)
+        return Encoded(h, self.attention.keys(h), time_mask(frames, h.shape[1]))
+
+    def initial_state(self, encoded: Encoded) -> DecoderState:
+        """Zero GRU state; the previous alignment starts on the first frame."""
+        batch, frames = encoded.mask.shape
+        first = jnp.zeros((batch, frames)).at[:, 0].set(1.0)
+        return DecoderState(jnp.zeros((batch, self.decoder_hidden)), first)
+
+    def decode_step(self, carry: DecoderState, tokens: jax.Array, encoded: Encoded
+                    ) -> tuple[DecoderState, jax.Array]:
+        """``tokens (batch,)`` int = ``y_{i-1}`` -> ``(carry_i, logits_i (batch, vocab_size))``;
+        ``carry_i.alignment`` is ``alpha_i``."""
+        context, alpha = self.attention(carry.state, encoded.keys, encoded.values, encoded.mask,
+                                        carry.alignment)
+        state, _ = self.decoder_cell(carry.state, jnp.concatenate([self.embed(tokens), context], -1))
+        logits = self.output(jnp.tanh(self.hidden(jnp.concatenate([state, context], -1))))
+        return DecoderState(state, alpha), logits
+
+    def __call__(self, audio: jax.Array, lengths: jax.Array, targets: jax.Array, *,
+                 train: bool = False, augment_keys: jax.Array | None = None,
+                 sampling: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """Teacher forcing: ``targets (batch, steps)`` int (the reference, EOS and padding
+        included) -> ``(logits (batch, steps, vocab_size), alignments (batch, steps, frames))``.
+
+        ``sampling (batch, steps)`` bool (scheduled sampling): where True, step ``i`` is fed the
+        model's own previous prediction instead of ``targets[:, i-1]``.
+        """
+        encoded = self.encode(audio, lengths, train=train, augment_keys=augment_keys)
+        batch, steps = targets.shape
+        previous = jnp.concatenate([jnp.full((batch, 1), self.sos_id, targets.dtype),
+                                    targets[:, :-1]], axis=1)
+        if sampling is None:
+            sampling = jnp.zeros((batch, steps), bool)
+
+        def body(module, carry, xs):
+            state, predicted = carry
+            teacher, use_own = xs
+            fed = jnp.where(use_own, predicted, teacher)
+            state, logits = module.decode_step(state, fed, encoded)
+            return (state, logits.argmax(-1).astype(fed.dtype)), (logits, state.alignment)
+
+        scan = nn.scan(body, variable_broadcast="params", split_rngs={"params": False},
+                       in_axes=1, out_axes=1)
+        start = (self.initial_state(encoded), previous[:, 0])
+        _, (logits, alignments) = scan(self, start, (previous, sampling))
+        return logits, alignments

@@ -1,0 +1,191 @@
+"""Speech recognition with an attention recognizer: characters, label-smoothed teacher forcing,
+CER/WER of decoded text (jiwer), attention-alignment plots.
+
+Batches: ``audio (B, samples)``, ``length (B,)``, ``label (B, max_label_length)`` int32 (the
+tokenized transcript: characters, EOS, then 0), ``mask (B,)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import jiwer
+import ml_collections
+import numpy as np
+import optax
+
+from audiojax import plots
+from audiojax.decode import make_decoder
+from audiojax.models import get_model
+from audiojax.tasks.classification import augment_batch, masked_mean
+
+PAD, SOS, EOS = "<pad>", "<sos>", "<eos>"
+ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
+ALIGNMENTS_KEPT = 3  # utterances whose decoding alignment summarize() keeps for the plots
+
+
+class CharTokenizer:
+    """Transcript <-> ids: 0 padding, 1 start of sentence (decoder input only), 2 end of sentence,
+    then the characters of ``ALPHABET``. Picklable: the loader calls it on each transcript."""
+
+    vocabulary = (PAD, SOS, EOS, *ALPHABET)
+    pad_id, sos_id, eos_id = 0, 1, 2
+
+    def __init__(self, max_length: int):
+        self.max_length = max_length
+        self._ids = {c: i for i, c in enumerate(self.vocabulary) if len(c) == 1}
+
+    def encode(self, text: str) -> np.ndarray:
+        """``(max_length,)`` int32: the characters of ``text`` (lower-cased, spaces collapsed), EOS,
+        zeros. Raises ValueError naming the transcript if it does not fit or has other characters."""
+        text = " ".join(text.lower().split())
+        unknown = sorted(set(text) - set(ALPHABET))
+        if unknown:
+            raise ValueError(f"transcript {text!r}: characters outside a-z, apostrophe and space: "
+                             f"{''.join(unknown)!r}")
+        if len(text) + 1 > self.max_length:
+            raise ValueError(f"transcript {text!r}: {len(text)} characters + EOS exceed "
+                             f"max_label_length={self.max_length}")
+        ids = np.zeros(self.max_length, np.int32)
+        ids[:len(text)] = [self._ids[c] for c in text]
+        ids[len(text)] = self.eos_id
+        return ids
+
+    __call__ = encode
+
+    def decode(self, ids) -> str:
+        """The text of ``ids`` up to the first EOS or padding (start tokens skipped)."""
+        out = []
+        for i in np.asarray(ids).tolist():
+            if i in (self.eos_id, self.pad_id):
+                break
+            if i != self.sos_id:
+                out.append(self.vocabulary[i])
+        return "".join(out)
+
+
+class SpeechRecognition:
+    """Task ``asr``: a ``Recognizer`` trained by teacher forcing (optionally scheduled sampling,
+    ``config.scheduled_sampling``), evaluated by decoding (``config.decode``: ``beam_width``,
+    ``length_penalty``, ``max_ratio`` tokens per encoder frame)."""
+
+    @staticmethod
+    def fixed_labels(config: ml_collections.ConfigDict) -> list[str]:
+        """Its output vocabulary (the run's ``labels.json``), whatever the corpus holds."""
+        return list(CharTokenizer.vocabulary)
+
+    def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
+        if list(labels) != list(CharTokenizer.vocabulary):
+            raise ValueError(f"labels: an asr run's labels.json must be the character vocabulary "
+                             f"{list(CharTokenizer.vocabulary)}, got {list(labels)[:8]}...")
+        self.config = config
+        self.labels = list(labels)
+        self.tokenizer = CharTokenizer(config.max_label_length)
+        self.label_to_id = self.tokenizer
+        kwargs = dict(config.model.to_dict())
+        name = kwargs.pop("name")
+        self.model = get_model(name, vocab_size=len(self.labels), sos_id=CharTokenizer.sos_id,
+                               **kwargs)
+        self.decode = make_decoder(self.model, eos_id=CharTokenizer.eos_id,
+                                   max_steps=config.max_label_length, **config.decode.to_dict())
+
+    def init(self, rng: jax.Array, batch: dict) -> dict:
+        targets = jnp.zeros((batch["audio"].shape[0], self.config.max_label_length), jnp.int32)
+        return self.model.init(rng, batch["audio"], batch["length"], targets, train=False)
+
+    def _token_losses(self, logits, targets):
+        """Label-smoothed cross-entropy per token ``(B, L)`` and the mask of real tokens."""
+        smoothed = optax.smooth_labels(jax.nn.one_hot(targets, logits.shape[-1]),
+                                       self.config.get("label_smoothing", 0.0))
+        return optax.softmax_cross_entropy(logits, smoothed), targets != CharTokenizer.pad_id
+
+    def loss(self, params, batch_stats, batch, rng, axis_name):
+        augment_rng, dropout_rng, sampling_rng = jax.random.split(rng, 3)
+        audio, lengths, keys = augment_batch(self.config, augment_rng, batch["audio"],
+                                             batch["length"], axis_name)
+        targets = batch["label"]
+        sampling = jax.random.uniform(sampling_rng, targets.shape) < self.config.scheduled_sampling
+        logits, _ = self.model.apply({"params": params}, audio, lengths, targets, train=True,
+                                     augment_keys=keys, sampling=sampling,
+                                     rngs={"dropout": dropout_rng})
+        losses, real = self._token_losses(logits, targets)
+        real = real & batch["mask"][:, None]
+        loss = masked_mean(losses, real, axis_name)
+        accuracy = masked_mean((logits.argmax(-1) == targets).astype(jnp.float32), real, axis_name)
+        return loss, (batch_stats, {"loss": loss, "token_accuracy": accuracy})
+
+    def eval_step(self, variables, batch, axis_name):
+        """Per batch: summed token loss and count (teacher forcing) and the decoded ids, with
+        the references and alignments for :meth:`summarize` on the host."""
+        targets = batch["label"]
+        logits, _ = self.model.apply(variables, batch["audio"], batch["length"], targets)
+        losses, real = self._token_losses(logits, targets)
+        real = real & batch["mask"][:, None]
+        sums = {"loss": (losses * real).sum(), "tokens": real.sum().astype(jnp.float32)}
+        if axis_name is not None:
+            sums = jax.lax.psum(sums, axis_name)
+        decoded = self.decode(variables, batch["audio"], batch["length"])
+        rows = {"hypotheses": decoded.tokens, "references": targets, "mask": batch["mask"],
+                "alignments": decoded.alignments}
+        if axis_name is not None:  # under pmap every device returns the whole batch's rows
+            rows = jax.lax.all_gather(rows, axis_name, tiled=True)
+        return {**sums, **rows}
+
+    def combine(self, sums: dict | None, out: dict) -> dict:
+        """Adds a batch's ``eval_step`` output to the running ``sums`` on the host: loss sums
+        add, texts append (rows with ``mask == False`` left out)."""
+        out = jax.device_get(out)
+        sums = sums or {"loss": 0.0, "tokens": 0.0, "references": [], "hypotheses": [],
+                        "alignments": []}
+        length = out["references"].shape[-1]
+        keep = np.asarray(out["mask"]).reshape(-1)
+        refs = np.asarray(out["references"]).reshape(-1, length)[keep]
+        hyps = np.asarray(out["hypotheses"]).reshape(-1, length)[keep]
+        sums["loss"] += float(out["loss"])
+        sums["tokens"] += float(out["tokens"])
+        sums["references"] += [self.tokenizer.decode(r) for r in refs]
+        sums["hypotheses"] += [self.tokenizer.decode(h) for h in hyps]
+        if len(sums["alignments"]) < ALIGNMENTS_KEPT:
+            alignments = np.asarray(out["alignments"])
+            alignments = alignments.reshape((-1,) + alignments.shape[-2:])[keep]
+            for h, a in zip(hyps, alignments[:ALIGNMENTS_KEPT - len(sums["alignments"])]):
+                steps, frames = int((h != 0).sum()), int((a.sum(0) > 0).nonzero()[0].max(initial=0)) + 1
+                sums["alignments"].append(np.round(a[:steps, :frames], 4).tolist())
+        return sums
+
+    def summarize(self, sums: dict) -> dict:
+        """Loss per token, CER and WER (jiwer, over all utterances), and examples."""
+        refs, hyps = sums["references"], sums["hypotheses"]
+        return {
+            "loss": sums["loss"] / max(sums["tokens"], 1.0),
+            "cer": float(jiwer.cer(refs, hyps)),
+            "wer": float(jiwer.wer(refs, hyps)),
+            "count": len(refs),
+            "examples": [{"reference": r, "hypothesis": h}
+                         for r, h in zip(refs[:ALIGNMENTS_KEPT * 4], hyps)],
+            "alignments": sums["alignments"],
+        }
+
+    def check_source(self, source, where: str) -> None:
+        """Refuses a manifest whose transcripts the tokenizer cannot encode (names the first)."""
+        for text in source.unique_labels():
+            try:
+                self.tokenizer.encode(text)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}") from None
+
+    def headline(self, metrics: dict) -> str:
+        return f"CER {metrics['cer']:.4f}, WER {metrics['wer']:.4f}, loss {metrics['loss']:.4f}"
+
+    def write_plots(self, output: Path, metrics: dict, title: str) -> list[Path]:
+        """One PNG per kept utterance: its decoding attention (characters x encoder frames)."""
+        written = []
+        for i, (alignment, example) in enumerate(zip(metrics["alignments"], metrics["examples"])):
+            png = output.with_suffix(f".alignment{i}.png")
+            text = f"ref: {example['reference']}\nhyp: {example['hypothesis']}"
+            plots.alignment_png(png, np.array(alignment), example["hypothesis"],
+                                title=f"{title}\n{text}")
+            written.append(png)
+        return written

@@ -1,0 +1,155 @@
+"""Speech recognition: tokenizer, greedy vs beam decoding, a tiny recognizer overfitting a handful
+of utterances to CER 0, and the tiny experiment end to end (train, evaluate, transcribe)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import jiwer
+import numpy as np
+import optax
+import pytest
+
+from audiojax.tasks.asr import CharTokenizer
+from audiojax.train.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_tokenizer_round_trip_and_errors():
+    tok = CharTokenizer(max_length=12)
+    ids = tok.encode("Don't  stop")
+    assert ids.dtype == np.int32 and ids.shape == (12,)
+    assert ids.tolist() == [6, 17, 16, 29, 22, 30, 21, 22, 17, 18, 2, 0]
+    assert tok.decode(ids) == "don't stop"
+    assert tok.decode([tok.sos_id, 3, 4, tok.eos_id, 5]) == "ab"
+    with pytest.raises(ValueError, match=r"'caf\\xe9'.*'\\xe9'|café"):
+        tok.encode("café")
+    with pytest.raises(ValueError, match="max_label_length=12"):
+        tok.encode("a much longer sentence")
+
+
+@pytest.fixture(scope="module")
+def overfit(tiny_data_dir, tiny_sentences):
+    """A tiny recognizer trained (200 Adam steps, no augmentation) on the 6 training utterances
+    of the tiny `sentences` corpus: ``(task, variables, batch)``."""
+    from audiojax.tasks import get_task
+    from audiojax.train import data as train_data
+    from audiojax.train.state import TrainState
+    from audiojax.train.step import make_train_step
+
+    config = load_config(str(ROOT / "experiments/asr_attention.py:tiny"), [
+        f"data.data_dir={tiny_data_dir}", "augment.speed=(1.0, 1.0)", "augment.gain_db=0.0",
+        "augment.noise_prob=0.0", "model.dropout=0.0", "label_smoothing=0.0",
+        "model.time_masks=0", "model.freq_masks=0", "data.max_seconds=4.0",
+        "max_label_length=64", "model.encoder_hidden=32", "model.decoder_hidden=32",
+        "model.attention_units=16", "model.embed_dim=16"])
+    task = get_task(config, list(CharTokenizer.vocabulary))
+    loader = train_data.loader_for(config, train_data.open_split(config, "train"), task,
+                                   train=False, batch_size=6)
+    batch = {k: v for k, v in next(iter(loader)).items() if k in ("audio", "length", "label", "mask")}
+    assert batch["mask"].all() and batch["length"].max() < 4 * 16000  # nothing cropped
+    tx = optax.adam(3e-3)
+    state = TrainState.create(jax.jit(task.init)(jax.random.PRNGKey(0), batch), tx,
+                              jax.random.PRNGKey(1))
+    step = jax.jit(lambda s, b: make_train_step(task, tx)(s, b, None))
+    for _ in range(200):
+        state, metrics = step(state, batch)
+    assert float(metrics["loss"]) < 0.1
+    return task, state.variables, batch
+
+
+@pytest.fixture(scope="module")
+def greedy_and_width_one(overfit):
+    """Greedy decoding and beam search of width 1, compiled for the overfit model."""
+    from audiojax.decode import beam_search, greedy_decode
+
+    model = overfit[0].model
+    kw = dict(eos_id=CharTokenizer.eos_id, max_steps=64, max_ratio=3.0)
+    return (jax.jit(lambda v, a, n: greedy_decode(model, v, a, n, **kw)),
+            jax.jit(lambda v, a, n: beam_search(model, v, a, n, beam_width=1, **kw)))
+
+
+def test_tiny_recognizer_overfits_to_cer_zero(overfit, greedy_and_width_one):
+    task, variables, batch = overfit
+    refs = [task.tokenizer.decode(t) for t in batch["label"]]
+    assert task.config.decode.beam_width == 2
+    for decode in (greedy_and_width_one[0], task.decode):
+        out = decode(variables, batch["audio"], batch["length"])
+        hyps = [task.tokenizer.decode(t) for t in np.asarray(out.tokens)]
+        assert jiwer.cer(refs, hyps) == 0.0, hyps
+        np.testing.assert_array_equal(out.lengths, [len(r) + 1 for r in refs])
+    # The alignment of each emitted character sums to 1 over the encoder frames; after EOS, 0.
+    alignments = np.asarray(out.alignments)
+    for row, n in zip(alignments, np.asarray(out.lengths)):
+        np.testing.assert_allclose(row[:n].sum(-1), 1.0, atol=1e-5)
+        assert np.all(row[n:] == 0.0)
+
+
+@pytest.mark.parametrize("trained", [False, True])
+def test_beam_width_one_is_greedy(overfit, greedy_and_width_one, trained):
+    task, variables, batch = overfit
+    if not trained:  # random weights: long rambling hypotheses, ended by the length limit
+        variables = jax.jit(task.init)(jax.random.PRNGKey(5), batch)
+    greedy, beam = greedy_and_width_one
+    g = greedy(variables, batch["audio"], batch["length"])
+    b = beam(variables, batch["audio"], batch["length"])
+    np.testing.assert_array_equal(g.tokens, b.tokens)
+    np.testing.assert_array_equal(g.lengths, b.lengths)
+    np.testing.assert_allclose(g.scores, b.scores, rtol=1e-6)
+    np.testing.assert_allclose(g.alignments, b.alignments, atol=1e-6)
+
+
+@pytest.fixture
+def fast_compilation():
+    """Most XLA optimizations off (compilation dominates a tiny run), restored afterwards."""
+    before = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", before)
+
+
+def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fast_compilation):
+    from audiojax.evaluate import evaluate, transcribe
+    from audiojax.train.loop import train_and_evaluate
+
+    config = load_config(str(ROOT / "experiments/asr_attention.py:tiny"),
+                         [f"data.data_dir={tiny_data_dir}", "num_train_steps=2",
+                          "eval_every_steps=2", "checkpoint_every_steps=2"])
+    workdir = tmp_path / "run"
+    val = train_and_evaluate(config, workdir)
+    assert np.isfinite(val["loss"]) and val["cer"] >= 0.0 and val["count"] == 2
+    assert json.loads((workdir / "labels.json").read_text()) == list(CharTokenizer.vocabulary)
+
+    lines = [line.split("\t") for line in (tiny_sentences.path / "test.tsv").read_text().splitlines()]
+    metrics = evaluate(workdir, checkpoint="latest", split="test")
+    assert metrics["count"] == len(lines)
+    refs = [e["reference"] for e in metrics["examples"]]
+    assert refs == [text for _, text, *_ in lines][:len(refs)]
+    hyps = [e["hypothesis"] for e in metrics["examples"]]
+    if len(refs) == len(lines):  # CER recomputed from the examples agrees
+        assert metrics["cer"] == pytest.approx(jiwer.cer(refs, hyps))
+    pngs = [Path(f) for f in metrics["files"][1:]]
+    assert len(pngs) == 3 and all(p.stat().st_size > 1000 for p in pngs)
+
+    files = [str(tiny_sentences.path / lines[i][0]) for i in range(3)]
+    texts = transcribe(workdir, files, checkpoint="latest")
+    assert texts == hyps[:3]  # same decoder, same checkpoint: the same text as evaluate
+
+
+def test_scheduled_sampling_everywhere_follows_greedy(overfit, greedy_and_width_one):
+    """Fed its own argmax at every step, the training forward pass emits the greedy hypothesis."""
+    task, _, batch = overfit
+    variables = jax.jit(task.init)(jax.random.PRNGKey(7), batch)  # untrained: long hypotheses
+    targets = jax.numpy.asarray(batch["label"])
+    own = jax.jit(lambda v, s: task.model.apply(v, batch["audio"], batch["length"], targets,
+                                                sampling=s)[0].argmax(-1))
+    fed_back = np.asarray(own(variables, np.ones(targets.shape, bool)))
+    teacher = np.asarray(own(variables, np.zeros(targets.shape, bool)))
+    greedy = greedy_and_width_one[0](variables, batch["audio"], batch["length"])
+    for row, (tokens, n) in enumerate(zip(np.asarray(greedy.tokens), np.asarray(greedy.lengths))):
+        limit_free = n - 1  # the last greedy token may be an EOS forced by the length limit
+        np.testing.assert_array_equal(fed_back[row, :limit_free], tokens[:limit_free])
+    assert not np.array_equal(fed_back, teacher)  # the reference input does change the outputs
