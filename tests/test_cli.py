@@ -18,7 +18,8 @@ def _run(*args, **kw):
 def test_help_lists_the_subcommands():
     out = _run("--help")
     assert out.returncode == 0
-    for command in ("demo", "train", "evaluate", "predict", "data"):
+    for command in ("demo", "train", "evaluate", "predict", "transcribe", "generate", "sweep",
+                    "report", "data"):
         assert command in out.stdout
 
 

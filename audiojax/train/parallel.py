@@ -39,6 +39,10 @@ def maybe_initialize_distributed() -> None:
             process_id=int(os.environ["JAX_PROCESS_ID"]))
     elif int(os.environ.get("SLURM_NTASKS", "1")) > 1 or os.environ.get("AUDIOJAX_DISTRIBUTED") == "1":
         jax.distributed.initialize()
+    else:
+        return
+    print(f"jax.distributed: process {jax.process_index()} of {jax.process_count()}, "
+          f"{jax.device_count()} devices ({jax.local_device_count()} local)", flush=True)
 
 
 class DataParallel:
