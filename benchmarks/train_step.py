@@ -5,8 +5,12 @@ medians reported, then the ratio. Also times the first (compiling) step, and the
 pipeline's examples/s against the step's.
 
     python benchmarks/train_step.py [--repeats 10] [--batch 64] [--data-dir DIR]
+        [--compute-dtype float32|bfloat16] [--torch-device cpu|cuda]
 
-Needs PyTorch for the reference: ``pip install torch==2.13.0`` (the CPU wheel here).
+On a GPU both run on it by default (``--torch-device`` follows JAX's platform); bfloat16 is
+audiojax's mixed precision (float32 parameters), the PyTorch side then runs under
+``torch.autocast`` in bfloat16. Needs PyTorch for the reference: ``pip install torch==2.13.0``
+(the CPU wheel here).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ NUM_CLASSES = 35
 SAMPLES = 16000
 
 
-def torch_model_and_step(batch: int):
+def torch_model_and_step(batch: int, device: str, dtype: str):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -69,18 +73,19 @@ def torch_model_and_step(batch: int):
             return self.fc2(F.relu(self.fc1(x)))
 
     torch.manual_seed(0)
-    model = AudioClassifier(NUM_CLASSES)
+    model = AudioClassifier(NUM_CLASSES).to(device)
     model.train()
     opt = torch.optim.Adam(model.parameters())
     criterion = nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.standard_normal((batch, 1, SAMPLES)).astype(np.float32) * 0.1)
-    y = torch.from_numpy(rng.integers(0, NUM_CLASSES, batch))
+    x = torch.from_numpy(rng.standard_normal((batch, 1, SAMPLES)).astype(np.float32) * 0.1).to(device)
+    y = torch.from_numpy(rng.integers(0, NUM_CLASSES, batch)).to(device)
     lengths = torch.full((batch,), SAMPLES)
 
     def step():
-        out = model(x, lengths)
-        loss = criterion(out, y)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
+            out = model(x, lengths)
+            loss = criterion(out, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -89,9 +94,10 @@ def torch_model_and_step(batch: int):
     return step, torch
 
 
-def jax_step(batch: int):
+def jax_step(batch: int, dtype: str = "float32"):
     config = base_config()
     config.model.name = "waveform_cnn"
+    config.compute_dtype = dtype
     config.parallel = "jit"
     task = Classification(config, [str(i) for i in range(NUM_CLASSES)])
     tx = optax.adam(1e-3)
@@ -147,16 +153,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--data-dir", default=os.environ.get("AUDIOJAX_DATA"))
+    parser.add_argument("--compute-dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--torch-device", choices=("cpu", "cuda"),
+                        default="cuda" if jax.devices()[0].platform == "gpu" else "cpu")
     args = parser.parse_args()
 
     try:
-        torch_step, torch = torch_model_and_step(args.batch)
+        torch_step, torch = torch_model_and_step(args.batch, args.torch_device, args.compute_dtype)
     except ImportError:
         sys.exit("PyTorch is the reference here: pip install torch==2.13.0")
-    print(f"jax {jax.__version__} ({jax.devices()[0].platform}), torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores; batch {args.batch} x {SAMPLES} samples")
-    jax_run = jax_step(args.batch)
+    print(f"jax {jax.__version__} ({jax.devices()[0].device_kind}), torch {torch.__version__} "
+          f"({args.torch_device}, {torch.get_num_threads()} threads), "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"batch {args.batch} x {SAMPLES} samples, {args.compute_dtype}")
+    jax_run = jax_step(args.batch, args.compute_dtype)
     start = time.perf_counter()
     jax_run()
     compile_s = time.perf_counter() - start

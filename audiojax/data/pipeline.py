@@ -15,7 +15,8 @@ Per example (in this order):
     centre window, ``offset = (length - max_length) // 2`` as the article does;
   * zero-pad shorter clips at the end; ``length`` keeps the true number of samples.
 
-Batches have static shapes. Training drops the last partial batch (``drop_remainder``); eval pads
+Batches have static shapes (``max_length``, or with ``bucket_lengths`` one per length bucket:
+:mod:`audiojax.data.buckets`). Training drops the last partial batch (``drop_remainder``); eval pads
 it with ``mask == False`` rows, so an evaluation counts every example exactly once. With several
 processes, in training each one reads its slice of every global batch (the batches one process
 would read); in evaluation each reads every ``shard_count``-th example, shards made equal in
@@ -37,11 +38,13 @@ import gc
 import json
 import logging
 import math
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import grain
 import numpy as np
 
+from audiojax.data.buckets import (BucketSampler, SortedSampler, TrimBatch, bucket_of, label_widths,
+                                   record_lengths)
 from audiojax.data.sources import BadExampleError, Source, decode_record
 
 logger = logging.getLogger(__name__)
@@ -74,12 +77,17 @@ class _ShardView:
     def __len__(self) -> int:
         return self._len
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def key(self, index: int) -> int | None:
+        """The source index behind ``index``; None for a masked padding row."""
         j = self.shard_index + int(index) * self.shard_count
-        if j >= self._n:
-            if self.pad == "mask":
-                return {"padding": True}
-            j %= self._n
+        if j < self._n:
+            return j
+        return None if self.pad == "mask" else j % self._n
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        j = self.key(index)
+        if j is None:
+            return {"padding": True}
         record = self.source[j]
         example = {k: record[k] for k in ("label", "speaker", "id", "origin")}
         try:
@@ -292,6 +300,7 @@ def make_loader(
     label_to_id: LabelMap = None,
     on_bad: str = "error",
     drop_remainder: bool | None = None,
+    bucket_lengths: Sequence[int] = (),
 ) -> Loader:
     """A grain loader of fixed-shape numpy batches from ``source``.
 
@@ -317,6 +326,12 @@ def make_loader(
       on_bad: ``'error'`` raises :class:`BadExampleError`; ``'skip'`` masks the example out and
         records it (see :meth:`LoaderIterator.report`).
       drop_remainder: default ``train``.
+      bucket_lengths: length buckets in samples (:mod:`audiojax.data.buckets`; ``max_length``
+        is always the last): training batches come from one bucket each, evaluation runs in
+        order of length, and each batch's ``audio`` is cut to the bucket of its longest clip
+        (tokenized labels: to the widest label of that bucket).
+        Record lengths are read from file headers when the loader is made. Multi-process
+        evaluation ignores the buckets (every process must pad alike).
 
     Returns:
       A :class:`Loader`; ``iter(loader)`` yields dicts of numpy arrays: ``audio`` float32
@@ -350,13 +365,26 @@ def make_loader(
     slices = train and drop_remainder and shard_count > 1
     view = _ShardView(source, sample_rate, 0 if slices else shard_index, 1 if slices else shard_count,
                       pad="wrap" if train else "mask", on_bad=on_bad)
-    sampler = grain.samplers.IndexSampler(
-        num_records=len(view),
-        shard_options=grain.sharding.NoSharding(),  # _ShardView shards (grain's would drop examples)
-        shuffle=shuffle,
-        num_epochs=num_epochs,
-        seed=seed,
-    )
+    boundaries = sorted({int(b) for b in bucket_lengths if 0 < b < max_length} | {max_length})
+    if len(boundaries) > 1 and (train or shard_count == 1):
+        if train and not drop_remainder:
+            raise ValueError("bucket_lengths in training needs drop_remainder=True")
+        lengths = record_lengths(view, sample_rate, on_bad)
+        widths = label_widths(view, label_to_id, bucket_of(lengths, boundaries), len(boundaries))
+        if train:  # whole global batches of one bucket; each process then takes its slice
+            global_batch = batch_size * (shard_count if slices else 1)
+            sampler = BucketSampler(bucket_of(lengths, boundaries), global_batch, seed, num_epochs)
+        else:
+            sampler = SortedSampler(lengths, seed)
+    else:
+        boundaries, widths = [max_length], None
+        sampler = grain.samplers.IndexSampler(
+            num_records=len(view),
+            shard_options=grain.sharding.NoSharding(),  # _ShardView shards (grain's would drop examples)
+            shuffle=shuffle,
+            num_epochs=num_epochs,
+            seed=seed,
+        )
     if slices:
         sampler = _ProcessSlices(sampler, batch_size, shard_index, shard_count)
     operations: list = [
@@ -365,6 +393,8 @@ def make_loader(
     ]
     if not drop_remainder:
         operations.append(_PadBatch(batch_size))
+    if len(boundaries) > 1:
+        operations.append(TrimBatch(boundaries, widths))
     if worker_count > 0:
         _parse_absl_flags()
     data_loader = grain.DataLoader(
@@ -376,7 +406,8 @@ def make_loader(
         shard_options=grain.sharding.NoSharding(),
         read_options=grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=4 * batch_size),
     )
-    shard_length = len(view) // shard_count if slices else len(view)
+    epoch = sampler.epoch_length if isinstance(sampler, BucketSampler) else len(view)
+    shard_length = epoch // shard_count if slices else epoch
     return Loader(data_loader, num_examples=len(source), batch_size=batch_size, shard_length=shard_length)
 
 

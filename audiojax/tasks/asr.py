@@ -139,10 +139,10 @@ class SpeechRecognition:
         out = jax.device_get(out)
         sums = sums or {"loss": 0.0, "tokens": 0.0, "references": [], "hypotheses": [],
                         "alignments": []}
-        length = out["references"].shape[-1]
         keep = np.asarray(out["mask"]).reshape(-1)
-        refs = np.asarray(out["references"]).reshape(-1, length)[keep]
-        hyps = np.asarray(out["hypotheses"]).reshape(-1, length)[keep]
+        # References may be cut to their length bucket (audiojax.data.buckets), hypotheses not.
+        refs = np.asarray(out["references"]).reshape(-1, out["references"].shape[-1])[keep]
+        hyps = np.asarray(out["hypotheses"]).reshape(-1, out["hypotheses"].shape[-1])[keep]
         sums["loss"] += float(out["loss"])
         sums["tokens"] += float(out["tokens"])
         sums["references"] += [self.tokenizer.decode(r) for r in refs]

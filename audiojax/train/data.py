@@ -60,8 +60,10 @@ def loader_for(config: ml_collections.ConfigDict, source, task, *, train: bool,
                batch_size: int) -> Loader:
     """The grain loader of ``source`` with the run's rate and crop length; each record's label
     becomes ``task.label_to_id(label)`` (a dict of class ids, or a tokenizer for transcripts)."""
+    rate = config.data.sample_rate
     return make_loader(
-        source, sample_rate=config.data.sample_rate, batch_size=batch_size, train=train,
-        max_length=int(round(config.data.max_seconds * config.data.sample_rate)),
+        source, sample_rate=rate, batch_size=batch_size, train=train,
+        max_length=int(round(config.data.max_seconds * rate)),
+        bucket_lengths=[int(round(s * rate)) for s in config.data.get("bucket_seconds", ())],
         seed=config.seed, worker_count=config.data.num_workers if train else 0,
         label_to_id=task.label_to_id, on_bad=config.data.on_bad)

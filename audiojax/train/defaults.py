@@ -16,6 +16,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.build_seed = 0            # seed of a local corpus built on first use
     c.data.sample_rate = 16000       # Hz
     c.data.max_seconds = 4.0         # crop/pad length (the article's max_length = 4 s)
+    c.data.bucket_seconds = ()       # length buckets below max_seconds (audiojax.data.buckets)
     c.data.num_workers = 2           # grain worker processes for the training loader
     c.data.on_bad = "error"          # or "skip": skip bad examples and report them at the end
 
