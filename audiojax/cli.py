@@ -46,7 +46,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from audiojax.evaluate import evaluate, evaluate_folder
+    from audiojax.evaluate import evaluate, evaluate_folder, speaker_table
 
     if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
         if args.output:
@@ -62,6 +62,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate(args.workdir, checkpoint=args.checkpoint, split=args.split,
                        manifest=args.manifest, output=args.output)
     print(metrics["headline"])
+    if metrics.get("per_speaker"):
+        print(speaker_table(metrics["per_speaker"]))
     print(f"wrote {', '.join(metrics['files'])}")
     curves = Path(args.workdir) / "learning_curves.png"
     if curves.exists():

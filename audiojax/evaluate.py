@@ -90,6 +90,21 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     return metrics
 
 
+def speaker_table(per_speaker: dict) -> str:
+    """``per_speaker`` metrics as aligned lines, worst speaker first (lowest accuracy or
+    highest CER)."""
+    def badness(item):
+        m = item[1]
+        return -m["accuracy"] if "accuracy" in m else m.get("cer", 0.0)
+
+    width = max(len(s) for s in per_speaker)
+    lines = [f"per speaker (worst first), {len(per_speaker)} speakers:"]
+    for speaker, m in sorted(per_speaker.items(), key=badness, reverse=True):
+        values = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items())
+        lines.append(f"  {speaker:{width}s}  {values}")
+    return "\n".join(lines)
+
+
 def _has_checkpoint(workdir: Path) -> bool:
     if not (workdir / "checkpoints").is_dir():
         return False

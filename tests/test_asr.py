@@ -131,6 +131,12 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
     assert sorted(refs) == sorted(texts) and len(set(texts)) == len(texts)
     hyps = [e["hypothesis"] for e in metrics["examples"]]
     assert metrics["cer"] == pytest.approx(jiwer.cer(refs, hyps))  # recomputed from the examples
+    speaker_of = {text: speaker for _, text, speaker in lines}
+    for speaker, m in metrics["per_speaker"].items():
+        mine = [(r, h) for r, h in zip(refs, hyps) if speaker_of[r] == speaker]
+        assert m["count"] == len(mine)
+        assert m["cer"] == pytest.approx(jiwer.cer([r for r, _ in mine], [h for _, h in mine]))
+    assert sum(m["count"] for m in metrics["per_speaker"].values()) == 12
     pngs = [Path(f) for f in metrics["files"][1:]]
     assert len(pngs) == 3 and all(p.stat().st_size > 1000 for p in pngs)
 

@@ -93,6 +93,15 @@ def test_tiny_variant_end_to_end(experiment, tiny_commands, tiny_data_dir, tmp_p
     top = predict(workdir, [str(tiny_commands.path / lines[0][0])], checkpoint="latest", top_k=2)
     assert len(top) == 1 and len(top[0]) == 2 and top[0][0][1] >= top[0][1][1]
 
+    # Per speaker (the manifest's third column): the hits of `predict`, grouped by hand.
+    best = predict(workdir, [str(tiny_commands.path / p) for p, *_ in lines], checkpoint="latest", top_k=1)
+    by_hand: dict = {}
+    for (_, label, speaker), guess in zip(lines, best):
+        by_hand.setdefault(speaker, []).append(guess[0][0] == label)
+    assert metrics["per_speaker"] == {s: {"accuracy": pytest.approx(np.mean(h)), "count": len(h)}
+                                      for s, h in by_hand.items()}
+    assert "per_speaker" not in by_manifest  # that manifest names no speakers
+
 
 def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, tmp_path):
     workdir = tmp_path / "run"

@@ -8,7 +8,8 @@ dict of class ids, or a picklable callable such as a tokenizer), ``init(rng, bat
 (one line) and ``write_plots(output_json_path, metrics, title)`` (returns the files written).
 Optional: ``fixed_labels(config)`` (a static method: labels that do not come from the corpus,
 e.g. a character vocabulary) and ``combine(sums, out)`` (how evaluation accumulates
-``eval_step`` outputs that are not sums, e.g. decoded text; default: added).
+``eval_step`` outputs that are not sums, e.g. decoded text; default: added) and
+``per_speaker(sums, speakers)`` (metrics per speaker of the evaluated rows, in order).
 """
 
 from __future__ import annotations

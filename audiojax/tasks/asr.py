@@ -168,6 +168,19 @@ class SpeechRecognition:
             "alignments": sums["alignments"],
         }
 
+    def per_speaker(self, sums: dict, speakers: list[str]) -> dict:
+        """``{speaker: {"cer", "wer", "count"}}`` over the evaluated utterances (in order)."""
+        groups: dict[str, list[int]] = {}
+        for i, speaker in enumerate(speakers):
+            groups.setdefault(speaker, []).append(i)
+        out = {}
+        for speaker, idx in sorted(groups.items()):
+            refs = [sums["references"][i] for i in idx]
+            hyps = [sums["hypotheses"][i] for i in idx]
+            out[speaker] = {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps)),
+                            "count": len(idx)}
+        return out
+
     def check_source(self, source, where: str) -> None:
         """Refuses a manifest whose transcripts the tokenizer cannot encode (names the first)."""
         for text in source.unique_labels():

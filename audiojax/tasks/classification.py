@@ -88,9 +88,28 @@ class Classification:
         confusion = jnp.einsum("b,bi,bj->ij", valid, jax.nn.one_hot(batch["label"], n),
                                jax.nn.one_hot(logits.argmax(-1), n))
         sums = {"loss": (losses * valid).sum(), "count": valid.sum(), "confusion": confusion}
+        rows = {"hits": logits.argmax(-1) == batch["label"], "mask": batch["mask"]}
         if axis_name is not None:
             sums = jax.lax.psum(sums, axis_name)
-        return sums
+            rows = jax.lax.all_gather(rows, axis_name, tiled=True)  # the whole batch's rows
+        return {**sums, **rows}
+
+    def combine(self, sums: dict | None, out: dict) -> dict:
+        """Adds a batch's ``eval_step`` sums; keeps its rows' hits (``mask`` rows only) in order."""
+        out = jax.device_get(out)
+        hits = np.asarray(out.pop("hits")).reshape(-1)[np.asarray(out.pop("mask")).reshape(-1)]
+        if sums is None:
+            return {**out, "hits": [hits]}
+        return {**{k: sums[k] + out[k] for k in out}, "hits": sums["hits"] + [hits]}
+
+    def per_speaker(self, sums: dict, speakers: list[str]) -> dict:
+        """``{speaker: {"accuracy", "count"}}`` over the evaluated rows (``speakers`` in order)."""
+        hits = np.concatenate(sums["hits"])
+        groups: dict[str, list[int]] = {}
+        for i, speaker in enumerate(speakers):
+            groups.setdefault(speaker, []).append(i)
+        return {s: {"accuracy": float(hits[idx].mean()), "count": len(idx)}
+                for s, idx in sorted(groups.items())}
 
     def check_source(self, source, where: str) -> None:
         """Refuses a source (e.g. a manifest to evaluate on) holding labels the model lacks."""

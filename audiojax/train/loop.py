@@ -62,14 +62,21 @@ def _add(sums, out):
 
 def evaluate_loader(task, parallel: DataParallel, eval_step, variables, loader) -> dict:
     """Runs ``eval_step`` over every batch of ``loader`` (one pass) and summarizes the sums
-    (accumulated by ``task.combine`` where a task has one, else added)."""
+    (accumulated by ``task.combine`` where a task has one, else added). Tasks with
+    ``per_speaker(sums, speakers)`` also get ``per_speaker`` metrics when the source names
+    speakers (one process only: there each process sees only its own rows' speakers)."""
     combine = getattr(task, "combine", _add)
-    sums = None
+    sums, speakers = None, []
     for batch in loader:
         sums = combine(sums, eval_step(variables, parallel.put_batch(numeric(batch))))
+        speakers += batch["speaker"][batch["mask"]].tolist()
     if sums is None:
         raise ValueError("evaluation split is empty")
-    return task.summarize(jax.device_get(sums))
+    sums = jax.device_get(sums)
+    metrics = task.summarize(sums)
+    if hasattr(task, "per_speaker") and jax.process_count() == 1 and any(speakers):
+        metrics["per_speaker"] = task.per_speaker(sums, speakers)
+    return metrics
 
 
 def initial_state(config, task, tx, batch_size: int) -> TrainState:
