@@ -11,6 +11,10 @@ Held-out voices (and the real speech it is meant for) differ from the training v
 vocal-tract length, rate, channel and noise; against that: speed perturbation, level and noise
 augmentation on the waveform, per-utterance mean normalization of the log-mels, SpecAugment,
 dropout between encoder layers, label smoothing.
+
+An intermediate CTC loss (weight 0.3, first encoder layer) trains beside the attention decoder:
+without it the decoder leant on its language model and the attention took thousands of steps
+to find the audio (validation CER 77% at step 1000, 67% at 2000; experiments/README.md).
 """
 
 import ml_collections
@@ -39,6 +43,8 @@ def get_config(variant=None):
     c.model.attention_units = 128
     c.model.location_filters = 8     # 0: content-only attention (ablation)
     c.model.location_kernel = 15
+    c.model.ctc_layer = 0            # a CTC head on the first encoder layer (30 ms) ...
+    c.ctc_weight = 0.3               # ... weighted against the attention decoder's loss
     c.model.time_masks, c.model.time_mask_width = 2, 20
     c.model.freq_masks, c.model.freq_mask_width = 2, 12
     c.scheduled_sampling = 0.0       # share of decoder inputs taken from the model's own argmax

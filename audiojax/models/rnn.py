@@ -112,8 +112,10 @@ class RNNEncoder(nn.Module):
     dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool = False
-                 ) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool = False,
+                 tap: int | None = None):
+        """-> ``(outputs, lengths)``; with ``tap=i`` also layer ``i``'s ``(outputs, lengths)``
+        (e.g. for an intermediate CTC loss at that layer's frame rate)."""
         if not 0 <= self.reductions < max(self.layers, 1):
             raise ValueError(f"reductions: {self.reductions} must be below layers ({self.layers})")
         lengths = jnp.minimum(lengths, x.shape[1]).astype(jnp.int32)
@@ -131,4 +133,6 @@ class RNNEncoder(nn.Module):
             else:
                 x = forward(x, seq_lengths=lengths)
             x = x * time_mask(lengths, x.shape[1])[..., None]
-        return x, lengths
+            if i == tap:
+                tapped = (x, lengths)
+        return (x, lengths) if tap is None else (x, lengths, tapped)

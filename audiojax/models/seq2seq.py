@@ -8,6 +8,12 @@ Decoder step ``i`` (token ``y_{i-1}``, state ``s_{i-1}``, previous alignment ``a
     s_i = GRU(s_{i-1}, [embed(y_{i-1}), c_i])
     logits_i = W_o tanh(W_h [s_i, c_i])
 
+With ``ctc_layer >= 0`` a linear CTC head on that encoder layer (before the pyramid's
+reductions, at ``input_stack`` x 10 ms) also scores the characters; training adds its loss
+(joint CTC-attention training, Kim, Hori and Watanabe 2017, here at an intermediate layer):
+CTC's monotonic alignment teaches the encoder to locate characters long before the
+attention has learnt to, which is what makes attention models slow to start.
+
 Training runs the step over the reference (teacher forcing, :meth:`Recognizer.__call__`);
 decoding (``audiojax.decode``) calls :meth:`Recognizer.encode` once, then
 :meth:`Recognizer.decode_step` per emitted token.
@@ -54,6 +60,7 @@ class Recognizer(nn.Module):
       encoder_hidden, encoder_layers, reductions, cell, dropout: the :class:`RNNEncoder`
         (bidirectional); total time reduction ``input_stack * 2**reductions``.
       decoder_hidden, embed_dim, attention_units, location_filters, location_kernel: decoder.
+      ctc_layer: encoder layer under a CTC head (blank: id 0, the padding id), -1: none.
     """
 
     vocab_size: int
@@ -78,6 +85,7 @@ class Recognizer(nn.Module):
     attention_units: int = 128
     location_filters: int = 0
     location_kernel: int = 31
+    ctc_layer: int = -1
 
     def setup(self):
         self.features = LogMelFeatures(
@@ -93,15 +101,29 @@ class Recognizer(nn.Module):
         self.decoder_cell = make_cell(self.cell, self.decoder_hidden, use_bias=True)
         self.hidden = nn.Dense(self.decoder_hidden)
         self.output = nn.Dense(self.vocab_size)
+        if self.ctc_layer >= 0:
+            if self.ctc_layer >= self.encoder_layers:
+                raise ValueError(f"ctc_layer: {self.ctc_layer} must be below encoder_layers "
+                                 f"({self.encoder_layers})")
+            self.ctc_output = nn.Dense(self.vocab_size)
+
+    def _encode(self, audio, lengths, train, augment_keys):
+        """-> (:class:`Encoded`, CTC ``(logits (batch, frames, vocab), frames (batch,))`` or None)."""
+        x, frames = self.features(audio, lengths, augment_keys if train else None)
+        x, frames = stack_frames(x, frames, self.input_stack)
+        if self.ctc_layer < 0:
+            h, frames = self.encoder(x, frames, train=train)
+            ctc = None
+        else:
+            h, frames, (tapped, tapped_frames) = self.encoder(x, frames, train=train, tap=self.ctc_layer)
+            ctc = (self.ctc_output(tapped), tapped_frames)
+        return Encoded(h, self.attention.keys(h), time_mask(frames, h.shape[1])), ctc
 
     def encode(self, audio: jax.Array, lengths: jax.Array, *, train: bool = False,
                augment_keys: jax.Array | None = None) -> Encoded:
         """``audio (batch, samples)``, ``lengths (batch,)`` samples -> :class:`Encoded` with
         ``frames = ceil(log-mel frames / (input_stack * 2**reductions))``."""
-        x, frames = self.features(audio, lengths, augment_keys if train else None)
-        x, frames = stack_frames(x, frames, self.input_stack)
-        h, frames = self.encoder(x, frames, train=train)
-        return Encoded(h, self.attention.keys(h), time_mask(frames, h.shape[1]))
+        return self._encode(audio, lengths, train, augment_keys)[0]
 
     def initial_state(self, encoded: Encoded) -> DecoderState:
         """Zero GRU state; the previous alignment starts on the first frame."""
@@ -121,14 +143,18 @@ class Recognizer(nn.Module):
 
     def __call__(self, audio: jax.Array, lengths: jax.Array, targets: jax.Array, *,
                  train: bool = False, augment_keys: jax.Array | None = None,
-                 sampling: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+                 sampling: jax.Array | None = None, with_ctc: bool = False):
         """Teacher forcing: ``targets (batch, steps)`` int (the reference, EOS and padding
-        included) -> ``(logits (batch, steps, vocab_size), alignments (batch, steps, frames))``.
+        included) -> ``(logits (batch, steps, vocab_size), alignments (batch, steps, frames))``,
+        and with ``with_ctc`` (needs ``ctc_layer >= 0``) a third item, the CTC head's
+        ``(logits (batch, ctc_frames, vocab_size), ctc_frames (batch,))``.
 
         ``sampling (batch, steps)`` bool (scheduled sampling): where True, step ``i`` is fed the
         model's own previous prediction instead of ``targets[:, i-1]``.
         """
-        encoded = self.encode(audio, lengths, train=train, augment_keys=augment_keys)
+        encoded, ctc = self._encode(audio, lengths, train, augment_keys)
+        if with_ctc and ctc is None:
+            raise ValueError("with_ctc: this recognizer has no CTC head (ctc_layer=-1)")
         batch, steps = targets.shape
         previous = jnp.concatenate([jnp.full((batch, 1), self.sos_id, targets.dtype),
                                     targets[:, :-1]], axis=1)
@@ -146,4 +172,4 @@ class Recognizer(nn.Module):
                        in_axes=1, out_axes=1)
         start = (self.initial_state(encoded), previous[:, 0])
         _, (logits, alignments) = scan(self, start, (previous, sampling))
-        return logits, alignments
+        return (logits, alignments, ctc) if with_ctc else (logits, alignments)

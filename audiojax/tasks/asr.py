@@ -107,14 +107,33 @@ class SpeechRecognition:
                                              batch["length"], axis_name)
         targets = batch["label"]
         sampling = jax.random.uniform(sampling_rng, targets.shape) < self.config.scheduled_sampling
-        logits, _ = self.model.apply({"params": params}, audio, lengths, targets, train=True,
-                                     augment_keys=keys, sampling=sampling,
-                                     rngs={"dropout": dropout_rng})
+        ctc_weight = self.config.get("ctc_weight", 0.0)
+        out = self.model.apply({"params": params}, audio, lengths, targets, train=True,
+                               augment_keys=keys, sampling=sampling, with_ctc=ctc_weight > 0,
+                               rngs={"dropout": dropout_rng})
+        logits = out[0]
         losses, real = self._token_losses(logits, targets)
         real = real & batch["mask"][:, None]
-        loss = masked_mean(losses, real, axis_name)
+        attention_loss = masked_mean(losses, real, axis_name)
         accuracy = masked_mean((logits.argmax(-1) == targets).astype(jnp.float32), real, axis_name)
-        return loss, (batch_stats, {"loss": loss, "token_accuracy": accuracy})
+        metrics = {"token_accuracy": accuracy}
+        loss = attention_loss
+        if ctc_weight > 0:
+            ctc_loss = masked_mean(self.ctc_losses(*out[2], targets), batch["mask"], axis_name)
+            loss = (1 - ctc_weight) * attention_loss + ctc_weight * ctc_loss
+            metrics.update(attention_loss=attention_loss, ctc_loss=ctc_loss)
+        return loss, (batch_stats, {"loss": loss, **metrics})
+
+    @staticmethod
+    def ctc_losses(logits, frames, targets):
+        """CTC loss per utterance ``(B,)``, per character: ``logits (B, T, vocab)`` over
+        ``frames (B,)`` valid steps, blank = the padding id; ``targets`` without their EOS."""
+        chars = jnp.where(targets == CharTokenizer.eos_id, CharTokenizer.pad_id, targets)
+        label_paddings = (chars == CharTokenizer.pad_id).astype(jnp.float32)
+        logit_paddings = (jnp.arange(logits.shape[1])[None, :] >= frames[:, None]).astype(jnp.float32)
+        losses = optax.ctc_loss(logits.astype(jnp.float32), logit_paddings, chars, label_paddings,
+                                blank_id=CharTokenizer.pad_id)
+        return losses / jnp.maximum((1 - label_paddings).sum(-1), 1.0)
 
     def eval_step(self, variables, batch, axis_name):
         """Per batch: summed token loss and count (teacher forcing) and the decoded ids, with
@@ -151,7 +170,10 @@ class SpeechRecognition:
             alignments = np.asarray(out["alignments"])
             alignments = alignments.reshape((-1,) + alignments.shape[-2:])[keep]
             for h, a in zip(hyps, alignments[:ALIGNMENTS_KEPT - len(sums["alignments"])]):
-                steps, frames = int((h != 0).sum()), int((a.sum(0) > 0).nonzero()[0].max(initial=0)) + 1
+                # Rows of the plotted characters and the token that ended them (EOS, or a
+                # padding id an untrained decoder may emit: decode() stops there too).
+                steps = len(self.tokenizer.decode(h)) + 1
+                frames = int((a.sum(0) > 0).nonzero()[0].max(initial=0)) + 1
                 sums["alignments"].append(np.round(a[:steps, :frames], 4).tolist())
         return sums
 
