@@ -34,10 +34,29 @@ def _data_check(args: argparse.Namespace) -> int:
     return check.run_check(args.manifest, labels=labels, expect_channels=args.channels)
 
 
+def _data_transcode(args: argparse.Namespace) -> int:
+    from audiojax.data.transcode import transcode_corpus
+
+    counts = transcode_corpus(args.source, args.target, args.splits,
+                              compression_level=args.level, seed=args.seed)
+    print(f"wrote {args.target}: " + ", ".join(f"{k} {v} clips" for k, v in counts.items()))
+    return 0
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (``kill``, a scheduler's preemption) raises SystemExit(143) instead of ending the
+    process on the spot, so ``finally`` blocks run: the trainer finishes its pending checkpoint
+    save and stops its grain worker processes, which would otherwise outlive it."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def _train(args: argparse.Namespace) -> int:
     from audiojax.train.config import load_config
     from audiojax.train.loop import train_and_evaluate
 
+    _exit_on_sigterm()
     config = load_config(args.config, args.overrides)
     metrics = train_and_evaluate(config, args.workdir)
     if metrics:
@@ -80,12 +99,10 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    import signal
-
     from audiojax.sweep import sweep
 
     # A terminated sweep stops its runs (they resume from their checkpoints next time).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    _exit_on_sigterm()
     result = sweep(args.sweep, args.workdir, executor=args.executor, parallel=args.parallel,
                    dry_run=args.dry_run, processes=args.processes)
     return 1 if result["failed"] else 0
@@ -190,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_transcribe)
 
-    data = sub.add_parser("data", help="build and check corpora").add_subparsers(
+    data = sub.add_parser("data", help="build, check and transcode corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
     p.add_argument("name", choices=("commands", "sentences"))
@@ -207,6 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the corpus's info.json beside the manifest, if any)")
     p.add_argument("--channels", type=int, default=1, help="expected channel count (default: 1)")
     p.set_defaults(func=_data_check)
+
+    p = data.add_parser("transcode", help="a small Ogg/Opus copy of a corpus (for a remote box)")
+    p.add_argument("source", help="a built corpus folder, e.g. ~/.cache/audiojax/commands")
+    p.add_argument("target", help="the copy's folder: DATA_DIR/NAME[_SIZE] to train on it")
+    p.add_argument("--splits", nargs="+", default=["train", "validation", "test"],
+                   help="SPLIT (every clip) or SPLIT:COUNT (COUNT clips drawn at random)")
+    p.add_argument("--level", type=float, default=0.96,
+                   help="Opus compression level in [0, 1] (default 0.96: about 22 kbit/s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the SPLIT:COUNT draws")
+    p.set_defaults(func=_data_transcode)
     return parser
 
 

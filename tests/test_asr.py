@@ -50,19 +50,30 @@ def test_ctc_losses_against_enumerated_alignments():
     logits = rng.normal(size=(2, 5, 4)).astype(np.float32)  # vocab: blank(=pad), sos, eos, 'a'
     targets = np.array([[3, 3, 2, 0], [3, 2, 0, 0]], np.int32)  # "aa" + EOS, "a" + EOS
     frames = np.array([5, 3])
-    got = np.asarray(SpeechRecognition.ctc_losses(logits, frames, targets))
+    got, feasible = SpeechRecognition.ctc_losses(logits, frames, targets)
+    assert np.asarray(feasible).all()
     log_probs = jax.nn.log_softmax(logits, -1)
     want = [_ctc_by_enumeration(np.asarray(log_probs[0]), [3, 3]) / 2,  # per character
             _ctc_by_enumeration(np.asarray(log_probs[1, :3]), [3]) / 1]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+    # "aa" needs 3 frames (a blank between the repeats), "a" 1: with 2 and 1 frames the first
+    # has no alignment and is flagged (its loss zeroed), the second still matches enumeration.
+    got, feasible = SpeechRecognition.ctc_losses(logits, np.array([2, 1]), targets)
+    np.testing.assert_array_equal(feasible, [False, True])
+    with np.errstate(divide="ignore"):
+        assert np.isinf(_ctc_by_enumeration(np.asarray(log_probs[0, :2]), [3, 3]))
+    np.testing.assert_allclose(got, [0.0, _ctc_by_enumeration(np.asarray(log_probs[1, :1]), [3])],
+                               rtol=1e-5)
 
 
-def test_ctc_head_scores_every_frame_and_ignores_padding():
+@pytest.mark.parametrize("conv_channels", [(), (4,)])
+def test_ctc_head_scores_every_frame_and_ignores_padding(conv_channels):
     from audiojax.models.seq2seq import Recognizer
     from audiojax.tasks.asr import SpeechRecognition
 
     model = Recognizer(vocab_size=31, n_mels=16, encoder_hidden=8, encoder_layers=2, reductions=1,
-                       decoder_hidden=8, embed_dim=4, attention_units=4, ctc_layer=0)
+                       decoder_hidden=8, embed_dim=4, attention_units=4, ctc_layer=0,
+                       conv_channels=conv_channels)
     rng = np.random.default_rng(1)
     audio = rng.normal(size=(2, 8000)).astype(np.float32) * 0.1
     lengths = np.array([8000, 5000])
@@ -74,11 +85,13 @@ def test_ctc_head_scores_every_frame_and_ignores_padding():
 
     def ctc(a):
         _, _, (logits, frames) = model.apply(variables, a, lengths, targets, with_ctc=True)
-        return SpeechRecognition.ctc_losses(logits, frames, targets), frames, logits.shape[1]
+        return SpeechRecognition.ctc_losses(logits, frames, targets)[0], frames, logits.shape[1]
 
     losses, frames, width = ctc(audio)
     mel_frames = 1 + lengths // 160  # centred STFT, hop 160
-    np.testing.assert_array_equal(frames, -(-mel_frames // 3))  # input_stack 3: 30 ms steps
+    if conv_channels:
+        mel_frames = -(-mel_frames // 2)  # one stride-2 convolution
+    np.testing.assert_array_equal(frames, -(-mel_frames // 3))  # then input_stack 3
     padded, _, wider = ctc(np.pad(audio, ((0, 0), (0, 4000))))
     assert wider > width
     np.testing.assert_allclose(padded, losses, rtol=1e-5)
@@ -88,7 +101,7 @@ def test_ctc_head_scores_every_frame_and_ignores_padding():
 
 @pytest.fixture(scope="module")
 def overfit(tiny_data_dir, tiny_sentences):
-    """A tiny recognizer trained (200 Adam steps, no augmentation) on the 6 training utterances
+    """A tiny recognizer trained (300 Adam steps, no augmentation) on the 6 training utterances
     of the tiny `sentences` corpus: ``(task, variables, batch)``."""
     from audiojax.tasks import get_task
     from audiojax.train import data as train_data
@@ -110,7 +123,7 @@ def overfit(tiny_data_dir, tiny_sentences):
     state = TrainState.create(jax.jit(task.init)(jax.random.PRNGKey(0), batch), tx,
                               jax.random.PRNGKey(1))
     step = jax.jit(lambda s, b: make_train_step(task, tx)(s, b, None))
-    for _ in range(200):
+    for _ in range(300):
         state, metrics = step(state, batch)
     assert float(metrics["attention_loss"]) < 0.1  # the tiny variant trains with CTC too
     return task, state.variables, batch
@@ -217,3 +230,63 @@ def test_scheduled_sampling_everywhere_follows_greedy(overfit, greedy_and_width_
         limit_free = min(n - 1, fed_back.shape[1])
         np.testing.assert_array_equal(fed_back[row, :limit_free], tokens[:limit_free])
     assert not np.array_equal(fed_back, teacher)  # the reference input does change the outputs
+
+
+def test_guided_attention_penalty_against_numpy():
+    from audiojax.tasks.asr import guided_attention_penalty
+
+    rng = np.random.default_rng(3)
+    alignments = rng.dirichlet(np.ones(7), size=(2, 5)).astype(np.float32)  # (B, steps, frames)
+    frames, tokens, width = np.array([7, 4]), np.array([5, 3]), 0.2
+    got = np.asarray(guided_attention_penalty(alignments, frames, tokens, width))
+    want = np.zeros((2, 5))
+    for b in range(2):
+        for i in range(5):
+            for j in range(7):
+                d = (j + 0.5) / frames[b] - (i + 0.5) / tokens[b]
+                want[b, i] += alignments[b, i, j] * (1 - np.exp(-d * d / (2 * width * width)))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # On the diagonal it is near 0; stuck on the first frame, near 1 for late characters.
+    diagonal = np.eye(5, 5, dtype=np.float32)[None]
+    assert float(guided_attention_penalty(diagonal, np.array([5]), np.array([5]), width).max()) < 1e-6
+    stuck = np.zeros((1, 5, 5), np.float32)
+    stuck[..., 0] = 1.0
+    assert float(guided_attention_penalty(stuck, np.array([5]), np.array([5]), width)[0, -1]) > 0.99
+
+
+@pytest.mark.parametrize("conv_channels,reductions", [((), 2), ((4, 4), 0), ((4,), 1)])
+def test_encoded_frames_counts_the_encoder_mask(conv_channels, reductions):
+    from audiojax.models.seq2seq import Recognizer
+
+    model = Recognizer(vocab_size=31, n_mels=16, encoder_hidden=4, encoder_layers=3,
+                       reductions=reductions, decoder_hidden=4, embed_dim=4, attention_units=4,
+                       conv_channels=conv_channels)
+    lengths = np.array([16000, 9000, 3201, 160])
+    audio = np.random.default_rng(0).normal(size=(4, 16000)).astype(np.float32) * 0.1
+    variables = model.init(jax.random.PRNGKey(0), audio, lengths, np.zeros((4, 3), np.int32))
+    encoded = model.apply(variables, audio, lengths, method=Recognizer.encode)
+    np.testing.assert_array_equal(model.encoded_frames(lengths), encoded.mask.sum(-1))
+
+
+def test_guided_attention_enters_the_loss(overfit):
+    """The task's loss with ``guided_attention=w`` is the loss without it plus ``w`` times the
+    penalty of the teacher-forced alignments over the real tokens (same RNG, same batch)."""
+    from audiojax.tasks import get_task
+    from audiojax.tasks.asr import guided_attention_penalty
+
+    task, variables, batch = overfit
+    config = task.config.copy_and_resolve_references()
+    with config.unlocked():
+        config.guided_attention, config.guided_attention_width = 0.5, 0.2
+    guided = get_task(config, task.labels)
+    rng = jax.random.PRNGKey(7)
+    plain_loss, (_, plain) = task.loss(variables["params"], {}, batch, rng, None)
+    loss, (_, metrics) = guided.loss(variables["params"], {}, batch, rng, None)
+    _, alignments = task.model.apply(variables, batch["audio"], batch["length"], batch["label"])
+    real = batch["label"] != CharTokenizer.pad_id
+    penalty = guided_attention_penalty(alignments, task.model.encoded_frames(batch["length"]),
+                                       real.sum(-1), 0.2)
+    want = float((penalty * real).sum() / real.sum())
+    np.testing.assert_allclose(float(metrics["guided_attention"]), want, rtol=1e-4)
+    np.testing.assert_allclose(float(loss), float(plain_loss) + 0.5 * want, rtol=1e-5)
+    assert "guided_attention" not in plain

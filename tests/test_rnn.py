@@ -153,3 +153,48 @@ def test_encoder_output_unchanged_by_extra_padding(encoder_setup):
     np.testing.assert_array_equal(n_out, n_out2)
     np.testing.assert_allclose(out2[:, :out.shape[1]], out, atol=1e-6)
     np.testing.assert_array_equal(out2[:, out.shape[1]:], 0.0)
+
+
+def numpy_conv_subsampler(x, length, params):
+    """:class:`ConvSubsampler` for one example ``x (frames, mels)``: per layer, zero past the
+    length, pad 1 on each side, 3x3 cross-correlation at stride 2 in both axes, ReLU."""
+    x = x.astype(np.float64)[..., None]
+    for i in range(len(params)):
+        kernel = np.asarray(params[f"conv_{i}"]["kernel"], np.float64)  # (3, 3, in, out)
+        x[length:] = 0.0
+        p = np.pad(x, ((1, 1), (1, 1), (0, 0)))
+        frames, mels = -(-x.shape[0] // 2), -(-x.shape[1] // 2)
+        y = np.zeros((frames, mels, kernel.shape[-1]))
+        for t in range(frames):
+            for f in range(mels):
+                y[t, f] = np.einsum("ijc,ijcd->d", p[2 * t:2 * t + 3, 2 * f:2 * f + 3], kernel)
+        x = np.maximum(y + np.asarray(params[f"conv_{i}"]["bias"]), 0.0)
+        length = -(-length // 2)
+    x[length:] = 0.0
+    return x.reshape(x.shape[0], -1), length
+
+
+def test_conv_subsampler_matches_numpy_and_ignores_padding():
+    from audiojax.models.features import ConvSubsampler
+
+    module = ConvSubsampler((3, 2))
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 13, 10)).astype(np.float32)
+    lengths = np.array([13, 6], np.int32)
+    params = module.init(jax.random.PRNGKey(0), x, lengths)["params"]
+    params = jax.tree.map(lambda a: jnp.asarray(rng.standard_normal(a.shape), a.dtype), params)
+    out, frames = module.apply({"params": params}, x, lengths)
+    assert out.shape == (2, 4, 3 * 2)  # 13 frames -> 7 -> 4; 10 mels -> 5 -> 3, 2 channels
+    np.testing.assert_array_equal(frames, [4, 2])
+    for b in range(2):
+        want, n = numpy_conv_subsampler(x[b], lengths[b], params)
+        assert n == frames[b]
+        np.testing.assert_allclose(out[b], want, atol=1e-5)
+    # Garbage past each length and 6 (an even number: SAME padding would shift) more frames.
+    noisy = x.copy()
+    noisy[1, 6:] = 100.0
+    longer = np.concatenate([noisy, np.full((2, 6, 10), -50.0, np.float32)], 1)
+    out2, frames2 = module.apply({"params": params}, longer, lengths)
+    np.testing.assert_array_equal(frames2, frames)
+    np.testing.assert_allclose(out2[:, :4], out, atol=1e-5)
+    np.testing.assert_array_equal(out2[:, 4:], 0.0)

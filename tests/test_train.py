@@ -196,3 +196,43 @@ def test_bad_training_data_stops_by_default_and_is_skipped_and_reported_on_reque
     assert "skipping 1 malformed manifest line(s)" in out and "malformed line" in out
     assert f"{folder / 'train.tsv'}:" in out
     assert "skipped" in out and "gone.wav: file not found" in out
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            for child in (task / "children").read_text().split():
+                found.add(int(child))
+                todo.append(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's reaping is missing
+
+
+def test_terminated_run_stops_its_loader_workers(tiny_commands, tiny_data_dir, tmp_path):
+    """``kill`` (SIGTERM) on a training run ends its grain worker processes too (they used to
+    be left running, holding memory) and leaves a complete checkpoint to resume from."""
+    workdir = tmp_path / "run"
+    proc = _cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir",
+                 str(workdir), "--config.num_train_steps=100000", "--config.eval_every_steps=3",
+                 "--config.checkpoint_every_steps=3", "--config.data.num_workers=2"],
+                tiny_data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (workdir / "checkpoints" / "3" / "state").is_dir():
+        time.sleep(0.05)
+    workers = _descendants(proc.pid)
+    assert len(workers) >= 2, workers  # grain's worker processes (and their helpers)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.1)
+    assert not [p for p in workers if _alive(p)]
+    assert ocp.CheckpointManager(workdir.absolute() / "checkpoints").latest_step() >= 3

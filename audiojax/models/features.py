@@ -51,3 +51,30 @@ class LogMelFeatures(nn.Module):
             x = spec_augment_per_example(augment_keys, x, frames, self.time_masks,
                                          self.time_mask_width, self.freq_masks, self.freq_mask_width)
         return x, frames
+
+
+class ConvSubsampler(nn.Module):
+    """A learned front for a recurrent encoder (as in ESPnet's VGG/Conv2d subsampling): per entry
+    of ``channels``, a 3x3 convolution over (time, mel) with stride 2 in both, then ReLU.
+    ``(batch, frames, n_mels)`` + ``frames (batch,)`` -> ``(batch, ceil(frames / 2**k),
+    ceil(n_mels / 2**k) * channels[-1])`` + ``ceil(frames / 2**k)``, with ``k = len(channels)``.
+
+    Why: the kernels are shared across frequency, so a formant pattern learnt at one voice's
+    pitch and vocal-tract length is recognised shifted at another's; a GRU over stacked mel
+    frames has to learn each shift separately. Inputs past a length are zeroed before each
+    convolution and the padding is explicit (1 on each side), so output frame ``t`` reads input
+    frames ``2t-1 .. 2t+1`` however much padding follows: extra padding never changes a result.
+    """
+
+    channels: tuple[int, ...] = (32, 32)
+
+    @nn.compact
+    def __call__(self, x: jax.Array, frames: jax.Array) -> tuple[jax.Array, jax.Array]:
+        x = x[..., None]
+        for i, channels in enumerate(self.channels):
+            x = x * (jnp.arange(x.shape[1])[None, :] < frames[:, None])[:, :, None, None]
+            x = nn.relu(nn.Conv(channels, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
+                                name=f"conv_{i}")(x))
+            frames = -(-frames // 2)
+        x = x * (jnp.arange(x.shape[1])[None, :] < frames[:, None])[:, :, None, None]
+        return x.reshape(x.shape[0], x.shape[1], -1), frames

@@ -1,6 +1,7 @@
 """Attention-based speech recognizer (Listen, Attend and Spell with the article's GRU and
-additive attention): log-mel on device -> pyramidal bidirectional GRU encoder -> GRU decoder
-attending over the encoder outputs -> one character per step.
+additive attention): log-mel on device -> (optional strided convolutions) -> pyramidal
+bidirectional GRU encoder -> GRU decoder attending over the encoder outputs -> one character
+per step.
 
 Decoder step ``i`` (token ``y_{i-1}``, state ``s_{i-1}``, previous alignment ``alpha_{i-1}``):
 
@@ -8,11 +9,11 @@ Decoder step ``i`` (token ``y_{i-1}``, state ``s_{i-1}``, previous alignment ``a
     s_i = GRU(s_{i-1}, [embed(y_{i-1}), c_i])
     logits_i = W_o tanh(W_h [s_i, c_i])
 
-With ``ctc_layer >= 0`` a linear CTC head on that encoder layer (before the pyramid's
-reductions, at ``input_stack`` x 10 ms) also scores the characters; training adds its loss
-(joint CTC-attention training, Kim, Hori and Watanabe 2017, here at an intermediate layer):
-CTC's monotonic alignment teaches the encoder to locate characters long before the
-attention has learnt to, which is what makes attention models slow to start.
+With ``ctc_layer >= 0`` a linear CTC head on that encoder layer (at that layer's frame rate:
+layer 0 runs at ``2**len(conv_channels) * input_stack`` x 10 ms) also scores the characters;
+training adds its loss (joint CTC-attention training, Kim, Hori and Watanabe 2017): CTC's
+monotonic alignment teaches the encoder to locate characters long before the attention has
+learnt to, which is what makes attention models slow to start.
 
 Training runs the step over the reference (teacher forcing, :meth:`Recognizer.__call__`);
 decoding (``audiojax.decode``) calls :meth:`Recognizer.encode` once, then
@@ -27,8 +28,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from audiojax.frontends import frames_for_length
 from audiojax.models.attention import AdditiveAttention
-from audiojax.models.features import LogMelFeatures
+from audiojax.models.features import ConvSubsampler, LogMelFeatures
 from audiojax.models.rnn import RNNEncoder, make_cell, stack_frames, time_mask
 
 
@@ -56,9 +58,12 @@ class Recognizer(nn.Module):
         token fed before the first character.
       n_mels, hop_length, win_length, n_fft, sample_rate: the log-mel front-end (samples, Hz).
       time_masks, time_mask_width, freq_masks, freq_mask_width: SpecAugment in training.
-      input_stack: neighbouring log-mel frames concatenated before the encoder (a time reduction).
+      conv_channels: a :class:`ConvSubsampler` before the encoder (each entry halves time and
+        frequency), () for none.
+      input_stack: neighbouring frames concatenated before the encoder (a time reduction).
       encoder_hidden, encoder_layers, reductions, cell, dropout: the :class:`RNNEncoder`
-        (bidirectional); total time reduction ``input_stack * 2**reductions``.
+        (bidirectional); total time reduction
+        ``2**len(conv_channels) * input_stack * 2**reductions``.
       decoder_hidden, embed_dim, attention_units, location_filters, location_kernel: decoder.
       ctc_layer: encoder layer under a CTC head (blank: id 0, the padding id), -1: none.
     """
@@ -74,6 +79,7 @@ class Recognizer(nn.Module):
     time_mask_width: int = 0
     freq_masks: int = 0
     freq_mask_width: int = 0
+    conv_channels: tuple[int, ...] = ()
     input_stack: int = 3
     encoder_hidden: int = 256
     encoder_layers: int = 3
@@ -93,6 +99,7 @@ class Recognizer(nn.Module):
             win_length=self.win_length, n_mels=self.n_mels, time_masks=self.time_masks,
             time_mask_width=self.time_mask_width, freq_masks=self.freq_masks,
             freq_mask_width=self.freq_mask_width)
+        self.subsampler = ConvSubsampler(tuple(self.conv_channels)) if self.conv_channels else None
         self.encoder = RNNEncoder(self.encoder_hidden, self.encoder_layers, bidirectional=True,
                                   reductions=self.reductions, cell=self.cell, dropout=self.dropout)
         self.attention = AdditiveAttention(self.attention_units, self.location_filters,
@@ -110,6 +117,8 @@ class Recognizer(nn.Module):
     def _encode(self, audio, lengths, train, augment_keys):
         """-> (:class:`Encoded`, CTC ``(logits (batch, frames, vocab), frames (batch,))`` or None)."""
         x, frames = self.features(audio, lengths, augment_keys if train else None)
+        if self.subsampler is not None:
+            x, frames = self.subsampler(x, frames)
         x, frames = stack_frames(x, frames, self.input_stack)
         if self.ctc_layer < 0:
             h, frames = self.encoder(x, frames, train=train)
@@ -122,8 +131,18 @@ class Recognizer(nn.Module):
     def encode(self, audio: jax.Array, lengths: jax.Array, *, train: bool = False,
                augment_keys: jax.Array | None = None) -> Encoded:
         """``audio (batch, samples)``, ``lengths (batch,)`` samples -> :class:`Encoded` with
-        ``frames = ceil(log-mel frames / (input_stack * 2**reductions))``."""
+        ``frames = ceil(log-mel frames / (2**len(conv_channels) * input_stack * 2**reductions))``
+        (ceilings taken stage by stage)."""
         return self._encode(audio, lengths, train, augment_keys)[0]
+
+    @nn.nowrap
+    def encoded_frames(self, lengths: jax.Array) -> jax.Array:
+        """``lengths (batch,)`` samples -> valid encoder frames ``(batch,)``, as :meth:`encode`
+        counts them (for losses on the alignments), without running the model."""
+        frames = jnp.maximum(frames_for_length(lengths, self.n_fft, self.hop_length, center=True), 1)
+        for factor in (2,) * len(self.conv_channels) + (self.input_stack,) + (2,) * self.reductions:
+            frames = -(-frames // factor)
+        return frames
 
     def initial_state(self, encoded: Encoded) -> DecoderState:
         """Zero GRU state; the previous alignment starts on the first frame."""

@@ -66,6 +66,24 @@ class CharTokenizer:
         return "".join(out)
 
 
+def guided_attention_penalty(alignments: jax.Array, frames: jax.Array, tokens: jax.Array,
+                             width: float) -> jax.Array:
+    """Guided attention (Tachibana et al. 2018): how far each decoder step's attention lies from
+    the diagonal. ``alignments (B, steps, F)``, ``frames (B,)`` valid encoder frames, ``tokens
+    (B,)`` real decoder steps -> ``(B, steps)``: ``sum_j alpha_ij (1 - exp(-(j/T - i/N)^2 /
+    (2 width^2)))`` with ``i, j`` taken at the centres of their steps.
+
+    Why: a freshly initialised attention decoder learns the character language model long
+    before it learns where to look (alignments stay flat or stuck on the first frames for
+    thousands of steps); a soft push towards the diagonal, wide enough for changes of speaking
+    rate, gets it looking at the right region from the start.
+    """
+    steps, width_frames = alignments.shape[1], alignments.shape[2]
+    i = (jnp.arange(steps)[None, :, None] + 0.5) / jnp.maximum(tokens, 1)[:, None, None]
+    j = (jnp.arange(width_frames)[None, None, :] + 0.5) / jnp.maximum(frames, 1)[:, None, None]
+    return (alignments * (1.0 - jnp.exp(-((j - i) ** 2) / (2.0 * width ** 2)))).sum(-1)
+
+
 class SpeechRecognition:
     """Task ``asr``: a ``Recognizer`` trained by teacher forcing (optionally scheduled sampling,
     ``config.scheduled_sampling``), evaluated by decoding (``config.decode``: ``beam_width``,
@@ -118,22 +136,38 @@ class SpeechRecognition:
         accuracy = masked_mean((logits.argmax(-1) == targets).astype(jnp.float32), real, axis_name)
         metrics = {"token_accuracy": accuracy}
         loss = attention_loss
+        guided = self.config.get("guided_attention", 0.0)
+        if guided > 0:
+            penalty = guided_attention_penalty(out[1], self.model.encoded_frames(lengths),
+                                               real.sum(-1), self.config.guided_attention_width)
+            guided_loss = masked_mean(penalty, real, axis_name)
+            loss = loss + guided * guided_loss
+            metrics["guided_attention"] = guided_loss
         if ctc_weight > 0:
-            ctc_loss = masked_mean(self.ctc_losses(*out[2], targets), batch["mask"], axis_name)
-            loss = (1 - ctc_weight) * attention_loss + ctc_weight * ctc_loss
+            ctc_losses, feasible = self.ctc_losses(*out[2], targets)
+            ctc_loss = masked_mean(ctc_losses, batch["mask"] & feasible, axis_name)
+            loss = loss + ctc_weight * (ctc_loss - attention_loss)
             metrics.update(attention_loss=attention_loss, ctc_loss=ctc_loss)
         return loss, (batch_stats, {"loss": loss, **metrics})
 
     @staticmethod
     def ctc_losses(logits, frames, targets):
         """CTC loss per utterance ``(B,)``, per character: ``logits (B, T, vocab)`` over
-        ``frames (B,)`` valid steps, blank = the padding id; ``targets`` without their EOS."""
+        ``frames (B,)`` valid steps, blank = the padding id; ``targets`` without their EOS.
+
+        Also returns ``feasible (B,)`` bool: an utterance spoken faster than the head's frame
+        rate (fewer frames than characters plus repeated neighbours, which need a blank
+        between them) has no alignment; its loss is huge and meaningless, so it is left out.
+        """
         chars = jnp.where(targets == CharTokenizer.eos_id, CharTokenizer.pad_id, targets)
         label_paddings = (chars == CharTokenizer.pad_id).astype(jnp.float32)
         logit_paddings = (jnp.arange(logits.shape[1])[None, :] >= frames[:, None]).astype(jnp.float32)
         losses = optax.ctc_loss(logits.astype(jnp.float32), logit_paddings, chars, label_paddings,
                                 blank_id=CharTokenizer.pad_id)
-        return losses / jnp.maximum((1 - label_paddings).sum(-1), 1.0)
+        count = (1 - label_paddings).sum(-1)
+        repeats = ((chars[:, 1:] == chars[:, :-1]) & (chars[:, 1:] != CharTokenizer.pad_id)).sum(-1)
+        feasible = frames >= count + repeats
+        return jnp.where(feasible, losses / jnp.maximum(count, 1.0), 0.0), feasible
 
     def eval_step(self, variables, batch, axis_name):
         """Per batch: summed token loss and count (teacher forcing) and the decoded ids, with
