@@ -143,8 +143,14 @@ def test_killed_run_resumes_to_the_same_parameters(tiny_commands, tiny_data_dir,
     deadline = time.time() + 240
     while time.time() < deadline and not (killed / "checkpoints" / "3" / "state").is_dir():
         time.sleep(0.05)
+    workers = _descendants(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    for pid in workers:  # as a scheduler ends a dead job's whole process tree
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     steps = [int(p.name) for p in (killed / "checkpoints").iterdir() if p.name.isdigit()]
     assert 3 <= max(steps) < 12, steps  # killed mid-run
     out = _cli(["train", *common, "--workdir", str(killed)], tiny_data_dir)
