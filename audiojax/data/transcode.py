@@ -1,11 +1,11 @@
 """A lossy, small copy of a local corpus, for machines that can take only so many bytes.
 
     audiojax data transcode ~/.cache/audiojax/commands .gpukws/commands \\
-        --splits train validation:640 test:16
+        --splits train validation:640
 
-writes every clip of ``train``, 640 clips of ``validation`` drawn at random (seeded) and 16 of
-``test`` as Ogg/Opus (about 22 kbit/s at the default ``compression_level`` 0.96, against 256 for
-16-bit PCM: the full `commands` training split fits in 40 MB), with manifests pointing at the
+writes every clip of ``train`` and 640 clips of ``validation`` drawn at random (seeded) as
+Ogg/Opus (about 22 kbit/s at the default ``compression_level`` 0.96, against 256 for
+16-bit PCM: the full `commands` training split and those 640 clips take 41 MB), with manifests pointing at the
 new files and the corpus's ``info.json`` (plus a ``transcoded`` entry saying how), so that
 ``AUDIOJAX_DATA=.gpukws`` trains on it as on the original. Why: a remote accelerator box that
 cannot run the speech synthesizers and takes at most 64 MiB of files (see BENCHMARKS.md). Opus

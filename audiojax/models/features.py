@@ -1,5 +1,6 @@
 """On-device log-mel features for sequence models: ``(batch, samples)`` -> ``(batch, frames, n_mels)``
-with the true length of each example in frames, normalized per utterance, SpecAugment in training."""
+with the true length of each example in frames, normalized per utterance, SpecAugment in training
+(:class:`LogMelFeatures`, no parameters); :class:`ConvSubsampler`, a learned strided front on them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 
 from audiojax.data.augment import spec_augment_per_example
 from audiojax.frontends import LogMel, frames_for_length
+from audiojax.models.rnn import time_mask
 
 
 class LogMelFeatures(nn.Module):
@@ -72,9 +74,9 @@ class ConvSubsampler(nn.Module):
     def __call__(self, x: jax.Array, frames: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = x[..., None]
         for i, channels in enumerate(self.channels):
-            x = x * (jnp.arange(x.shape[1])[None, :] < frames[:, None])[:, :, None, None]
+            x = x * time_mask(frames, x.shape[1])[:, :, None, None]
             x = nn.relu(nn.Conv(channels, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
                                 name=f"conv_{i}")(x))
             frames = -(-frames // 2)
-        x = x * (jnp.arange(x.shape[1])[None, :] < frames[:, None])[:, :, None, None]
+        x = x * time_mask(frames, x.shape[1])[:, :, None, None]
         return x.reshape(x.shape[0], x.shape[1], -1), frames
