@@ -64,6 +64,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_decode_options(p: argparse.ArgumentParser) -> None:
+    """Speech recognition: overrides of the run's ``config.decode``."""
+    p.add_argument("--beam-width", type=int, default=None,
+                   help="ASR: beam search width (default: the run's config.decode.beam_width)")
+    p.add_argument("--ctc-weight", type=float, default=None,
+                   help="ASR: weight in [0, 1) of the CTC head's score in beam search (joint "
+                        "CTC-attention decoding; default: the run's config.decode.ctc_weight)")
+
+
+def _decode_options(args: argparse.Namespace) -> dict:
+    return {"beam_width": args.beam_width, "ctc_weight": args.ctc_weight}
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from audiojax.evaluate import evaluate, evaluate_folder, speaker_table
 
@@ -71,7 +84,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if args.output:
             raise ValueError("--output: not with a sweep folder (each run writes its own)")
         done, skipped = evaluate_folder(args.workdir, checkpoint=args.checkpoint, split=args.split,
-                                        manifest=args.manifest)
+                                        manifest=args.manifest, decode=_decode_options(args))
         for metrics in done:
             print(f"{Path(metrics['workdir']).name}: {metrics['headline']}")
         for why in skipped:
@@ -79,7 +92,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"then: audiojax report {args.workdir}")
         return 0
     metrics = evaluate(args.workdir, checkpoint=args.checkpoint, split=args.split,
-                       manifest=args.manifest, output=args.output)
+                       manifest=args.manifest, output=args.output, decode=_decode_options(args))
     print(metrics["headline"])
     if metrics.get("per_speaker"):
         print(speaker_table(metrics["per_speaker"]))
@@ -130,7 +143,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     from audiojax.evaluate import transcribe
 
     for path, text in zip(args.files, transcribe(args.workdir, args.files, args.checkpoint,
-                                                 args.beam_width)):
+                                                 _decode_options(args))):
         print(f"{path}\t{text}")
     return 0
 
@@ -159,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--manifest", default=None,
                        help="any TSV: path<TAB>label (or transcript, for ASR runs) per line")
     p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
+    _add_decode_options(p)
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("predict", help="top classes of audio files under a run's checkpoint")
@@ -202,8 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("transcribe", help="text of audio files under a speech-recognition run")
     p.add_argument("--workdir", required=True)
     p.add_argument("--checkpoint", default="best")
-    p.add_argument("--beam-width", type=int, default=None,
-                   help="beam search width (default: the run's config.decode.beam_width)")
+    _add_decode_options(p)
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_transcribe)
 

@@ -8,6 +8,8 @@ compiled with jax (``lax.while_loop``: the loop stops when every hypothesis has 
 A hypothesis ends with EOS; it is forced to end after ``ceil(max_ratio * encoder frames)`` tokens
 (and after ``max_steps``). Beam search keeps ``beam_width`` hypotheses per utterance and returns
 the best by ``log p / length**length_penalty``; with ``beam_width=1`` it is greedy decoding.
+With ``ctc_weight`` beam search scores hypotheses jointly with the recognizer's CTC head
+(``(1 - w) log p_att + w log p_ctc``, CTC prefix scores from :mod:`audiojax.ctc_prefix`).
 Buffers are written in place per step (no per-step copies of histories): beam search stores
 each step's tokens, parent beams and alignments, and follows the parents back once at the end.
 """
@@ -20,6 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from audiojax import ctc_prefix
 from audiojax.models.seq2seq import Recognizer
 
 
@@ -74,9 +77,21 @@ def greedy_decode(model: Recognizer, variables, audio, lengths, *, eos_id: int, 
 
 
 def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, max_steps: int,
-                beam_width: int = 4, max_ratio: float = 3.0, length_penalty: float = 1.0) -> Decoded:
-    """Beam search over ``beam_width`` hypotheses per utterance; returns the best of each."""
-    encoded = model.apply(variables, audio, lengths, method=Recognizer.encode)
+                beam_width: int = 4, max_ratio: float = 3.0, length_penalty: float = 1.0,
+                ctc_weight: float = 0.0, blank_id: int = 0) -> Decoded:
+    """Beam search over ``beam_width`` hypotheses per utterance; returns the best of each.
+
+    With ``ctc_weight`` (``lambda`` in [0, 1)) a hypothesis scores ``(1 - lambda) log p_att +
+    lambda log p_ctc`` (joint CTC-attention decoding; the CTC term is its prefix probability,
+    :mod:`audiojax.ctc_prefix`, and at EOS the probability of the whole transcript): the CTC
+    head's monotonic alignment vetoes what the attention decoder makes up or skips."""
+    if not 0.0 <= ctc_weight < 1.0:
+        raise ValueError(f"ctc_weight: must be in [0, 1), got {ctc_weight}")
+    if ctc_weight > 0:
+        encoded, (ctc_logp, ctc_frames) = model.apply(variables, audio, lengths,
+                                                      method=Recognizer.encode_with_ctc)
+    else:
+        encoded = model.apply(variables, audio, lengths, method=Recognizer.encode)
     batch, frames = encoded.mask.shape
     k = beam_width
     limits = _limits(encoded.mask, max_ratio, max_steps)[:, None]                 # (batch, 1)
@@ -84,11 +99,20 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
     step_fn = functools.partial(model.apply, variables, method=Recognizer.decode_step)
     rows = lambda x: x.reshape((batch * k,) + x.shape[2:])                       # noqa: E731
     beams = lambda x: x.reshape((batch, k) + x.shape[1:])                        # noqa: E731
+    if ctc_weight > 0:
+        ctc_logp, ctc_frames = jnp.repeat(ctc_logp, k, axis=0), jnp.repeat(ctc_frames, k, axis=0)
+        extend = functools.partial(ctc_prefix.extend, logp=ctc_logp, frames=ctc_frames,
+                                   blank_id=blank_id, eos_id=eos_id, sos_id=model.sos_id)
 
     def body(c):
-        t, state, previous, done, scores, ends, tokens, parents, alignments = c
+        t, state, previous, done, scores, ends, tokens, parents, alignments, prefix = c
         state, logits = step_fn(state, rows(previous), tiled)
-        logp = _force_end(beams(jax.nn.log_softmax(logits)), t + 1 >= limits, eos_id)
+        logp = beams(jax.nn.log_softmax(logits))
+        if ctc_weight > 0:
+            psi, nonblank, blank = extend(prefix)
+            gain = jnp.where(prefix.score[:, None] > -jnp.inf, psi - prefix.score[:, None], -jnp.inf)
+            logp = (1.0 - ctc_weight) * logp + ctc_weight * beams(gain)
+        logp = _force_end(logp, t + 1 >= limits, eos_id)
         # An ended hypothesis has one continuation, at no cost: it stays as it is.
         ended = jnp.where(jnp.arange(logp.shape[-1]) == eos_id, 0.0, -jnp.inf)
         logp = jnp.where(done[..., None], ended, logp)
@@ -97,21 +121,25 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
         parent, token = best // vocab, (best % vocab).astype(jnp.int32)
         was_done = jnp.take_along_axis(done, parent, 1)
         ends = jnp.where(was_done, jnp.take_along_axis(ends, parent, 1), t + 1)
+        if ctc_weight > 0:
+            chosen = (jnp.arange(batch)[:, None] * k + parent).reshape(-1)
+            prefix = ctc_prefix.select(psi, nonblank, blank, chosen, token.reshape(-1))
         token = jnp.where(was_done, 0, token)
         state = jax.tree.map(lambda x: rows(jnp.take_along_axis(
             beams(x), parent.reshape(parent.shape + (1,) * (x.ndim - 1)), 1)), state)
         return (t + 1, state, token, was_done | (token == eos_id), scores, ends,
                 tokens.at[:, :, t].set(token), parents.at[:, :, t].set(parent),
-                alignments.at[:, :, t].set(beams(state.alignment)))
+                alignments.at[:, :, t].set(beams(state.alignment)), prefix)
 
     first = model.apply(variables, tiled, method=Recognizer.initial_state)
     init = (jnp.int32(0), first, jnp.full((batch, k), model.sos_id, jnp.int32),
             jnp.zeros((batch, k), bool),
             jnp.full((batch, k), -jnp.inf).at[:, 0].set(0.0),  # one live hypothesis at first
             jnp.ones((batch, k), jnp.int32), jnp.zeros((batch, k, max_steps), jnp.int32),
-            jnp.zeros((batch, k, max_steps), jnp.int32), jnp.zeros((batch, k, max_steps, frames)))
+            jnp.zeros((batch, k, max_steps), jnp.int32), jnp.zeros((batch, k, max_steps, frames)),
+            ctc_prefix.initial_state(ctc_logp, blank_id) if ctc_weight > 0 else None)
     c = jax.lax.while_loop(lambda c: (c[0] < max_steps) & ~c[3].all(), body, init)
-    steps, _, _, _, scores, ends, tokens, parents, alignments = c
+    steps, _, _, _, scores, ends, tokens, parents, alignments, _ = c
     normalized = scores / ends.astype(jnp.float32) ** length_penalty
     chosen = normalized.argmax(-1)                                               # (batch,)
 
@@ -131,16 +159,19 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
 
 
 def make_decoder(model: Recognizer, *, eos_id: int, max_steps: int, beam_width: int = 1,
-                 max_ratio: float = 3.0, length_penalty: float = 1.0):
+                 max_ratio: float = 3.0, length_penalty: float = 1.0, ctc_weight: float = 0.0):
     """A jitted ``decode(variables, audio, lengths) -> Decoded``: greedy for ``beam_width=1``
-    (the same result as a width-1 beam, computed more simply), else beam search."""
+    (the same result as a width-1 beam, computed more simply) without ``ctc_weight``, else
+    beam search."""
     if beam_width < 1:
         raise ValueError(f"beam_width: must be at least 1, got {beam_width}")
-    if beam_width == 1:
+    if not 0.0 <= ctc_weight < 1.0:
+        raise ValueError(f"ctc_weight: must be in [0, 1), got {ctc_weight}")
+    if beam_width == 1 and ctc_weight == 0:
         fn = functools.partial(greedy_decode, model, eos_id=eos_id, max_steps=max_steps,
                                max_ratio=max_ratio)
     else:
         fn = functools.partial(beam_search, model, eos_id=eos_id, max_steps=max_steps,
                                beam_width=beam_width, max_ratio=max_ratio,
-                               length_penalty=length_penalty)
+                               length_penalty=length_penalty, ctc_weight=ctc_weight)
     return jax.jit(fn)

@@ -38,11 +38,27 @@ class TrainedRun:
     step: int
 
 
-def restore_run(workdir: str | Path, checkpoint: str | int = "best") -> TrainedRun:
+DECODE_OPTIONS = ("beam_width", "length_penalty", "max_ratio", "ctc_weight")
+
+
+def restore_run(workdir: str | Path, checkpoint: str | int = "best",
+                decode: dict | None = None) -> TrainedRun:
+    """A run's checkpoint, ready for inference; ``decode`` overrides its ``config.decode``
+    (speech recognition: any of ``DECODE_OPTIONS``; None values are ignored)."""
     workdir = Path(workdir)
     if not (workdir / "config.json").is_file():
         raise FileNotFoundError(f"--workdir {workdir}: no config.json; is it a training run's folder?")
     config = read_config(workdir / "config.json")
+    decode = {k: v for k, v in (decode or {}).items() if v is not None}
+    if decode:
+        if "decode" not in config:
+            raise ValueError(f"--workdir {workdir}: a {config.task} run has no decoding options")
+        unknown = sorted(set(decode) - set(DECODE_OPTIONS))
+        if unknown:
+            raise ValueError(f"decode: unknown options {unknown}; known: {list(DECODE_OPTIONS)}")
+        with config.unlocked():
+            for key, value in decode.items():
+                config.decode[key] = value
     labels = json.loads((workdir / "labels.json").read_text())
     task = get_task(config, labels)
     parallel = DataParallel(config.parallel)
@@ -60,14 +76,15 @@ def restore_run(workdir: str | Path, checkpoint: str | int = "best") -> TrainedR
 
 def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "test",
              manifest: str | Path | None = None, output: str | Path | None = None,
-             batch_size: int | None = None) -> dict:
+             batch_size: int | None = None, decode: dict | None = None) -> dict:
     """Metrics of a run's checkpoint on a split of its corpus or on a manifest (``path<TAB>label``).
 
     Writes ``output`` (default ``WORKDIR/eval_<split or manifest stem>.json``) and the task's
-    plots beside it (a confusion matrix for classification); returns the metrics, with
+    plots beside it (a confusion matrix for classification); ``decode`` overrides the run's
+    decoding options (:func:`restore_run`), recorded in the output; returns the metrics, with
     ``files`` listing what was written and ``headline`` a one-line summary.
     """
-    run = restore_run(workdir, checkpoint)
+    run = restore_run(workdir, checkpoint, decode)
     if manifest is not None:
         source, name = ManifestSource(manifest), Path(manifest).stem
         run.task.check_source(source, str(manifest))
@@ -79,6 +96,7 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     eval_step = run.parallel.compile_eval_step(run.task.eval_step)
     metrics = evaluate_loader(run.task, run.parallel, eval_step, run.variables, loader)
     metrics = {"workdir": str(run.workdir), "checkpoint_step": run.step, "data": str(manifest or split),
+               **({"decode": run.config.decode.to_dict()} if "decode" in run.config else {}),
                **metrics}
     output = Path(output) if output else run.workdir / f"eval_{name}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +134,8 @@ def _has_checkpoint(workdir: Path) -> bool:
 
 
 def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: str = "test",
-                    manifest: str | Path | None = None) -> tuple[list[dict], list[str]]:
+                    manifest: str | Path | None = None, decode: dict | None = None
+                    ) -> tuple[list[dict], list[str]]:
     """``evaluate`` for every run workdir in a sweep folder (or any folder of workdirs), on the
     same split or manifest; each writes its own ``eval_<name>.json``, which ``audiojax report``
     reads. Returns the metrics and, for runs with no checkpoint yet (skipped), why."""
@@ -127,7 +146,8 @@ def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: s
         if not _has_checkpoint(workdir):
             skipped.append(f"{workdir.name}: no checkpoint saved yet")
             continue
-        done.append(evaluate(workdir, checkpoint=checkpoint, split=split, manifest=manifest))
+        done.append(evaluate(workdir, checkpoint=checkpoint, split=split, manifest=manifest,
+                             decode=decode))
     return done, skipped
 
 
@@ -152,14 +172,14 @@ def predict(workdir: str | Path, files: list[str], checkpoint: str | int = "best
 
 
 def transcribe(workdir: str | Path, files: list[str], checkpoint: str | int = "best",
-               beam_width: int | None = None) -> list[str]:
+               decode: dict | None = None) -> list[str]:
     """The text of each audio file under a speech-recognition run (``config.decode``'s beam search,
-    or ``beam_width``). Files are never cropped: the batch is padded to the longest one."""
+    with ``decode``'s overrides). Files are never cropped: the batch is padded to the longest one."""
     from audiojax import audio
     from audiojax.decode import make_decoder
     from audiojax.tasks.asr import CharTokenizer
 
-    run = restore_run(workdir, checkpoint)
+    run = restore_run(workdir, checkpoint, decode)
     if not hasattr(run.task, "tokenizer"):
         raise ValueError(f"--workdir {workdir}: a {run.config.task} run, not speech recognition; "
                          "use `audiojax predict`")
@@ -167,12 +187,9 @@ def transcribe(workdir: str | Path, files: list[str], checkpoint: str | int = "b
     trained = int(round(run.config.data.max_seconds * rate))
     longest = max(int(np.ceil(audio.info(f).duration * rate)) for f in files)
     max_length = max(trained, -(-longest // rate) * rate)  # whole seconds: few recompilations
-    options = dict(run.config.decode.to_dict())
-    if beam_width is not None:
-        options["beam_width"] = beam_width
     decode = make_decoder(run.task.model, eos_id=CharTokenizer.eos_id,
                           max_steps=-(-run.config.max_label_length * max_length // trained),
-                          **options)
+                          **run.config.decode.to_dict())
     n = run.parallel.num_devices
     loader = make_loader(FileListSource(files), sample_rate=rate, train=False, max_length=max_length,
                          batch_size=n * max(1, -(-min(len(files), 16) // n)))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import jiwer
 import numpy as np
 import optax
@@ -170,6 +171,34 @@ def test_beam_width_one_is_greedy(overfit, greedy_and_width_one, trained):
     np.testing.assert_allclose(g.alignments, b.alignments, atol=1e-6)
 
 
+@pytest.mark.parametrize("ctc_weight", [0.3, 0.7])
+def test_joint_ctc_attention_beam_search_scores(overfit, ctc_weight):
+    """Joint decoding still transcribes the overfit utterances exactly, and each returned score
+    is (1 - w) * the teacher-forced attention log-probability of the returned text (EOS
+    included) + w * its CTC log-likelihood (optax), computed independently."""
+    from audiojax.decode import make_decoder
+
+    task, variables, batch = overfit
+    decode = make_decoder(task.model, eos_id=CharTokenizer.eos_id, max_steps=64, beam_width=2,
+                          ctc_weight=ctc_weight)
+    out = decode(variables, batch["audio"], batch["length"])
+    refs = [task.tokenizer.decode(t) for t in batch["label"]]
+    assert [task.tokenizer.decode(t) for t in np.asarray(out.tokens)] == refs
+    tokens = out.tokens
+    logits, _, (ctc_logits, frames) = task.model.apply(variables, batch["audio"], batch["length"],
+                                                       tokens, with_ctc=True)
+    emitted = tokens != 0
+    attention = (jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], -1)[..., 0]
+                 * emitted).sum(-1)
+    chars = jnp.where(tokens == CharTokenizer.eos_id, 0, tokens)
+    paddings = (jnp.arange(ctc_logits.shape[1])[None] >= frames[:, None]).astype(jnp.float32)
+    ctc = -optax.ctc_loss(ctc_logits, paddings, chars, (chars == 0).astype(jnp.float32))
+    np.testing.assert_allclose(out.scores, (1 - ctc_weight) * attention + ctc_weight * ctc,
+                               rtol=1e-4)
+    with pytest.raises(ValueError, match="ctc_weight: must be in"):
+        make_decoder(task.model, eos_id=2, max_steps=8, beam_width=2, ctc_weight=1.0)
+
+
 @pytest.fixture
 def fast_compilation():
     """Most XLA optimizations off (compilation dominates a tiny run), restored afterwards."""
@@ -275,10 +304,11 @@ def test_guided_attention_enters_the_loss(overfit):
     from audiojax.tasks.asr import guided_attention_penalty
 
     task, variables, batch = overfit
-    config = task.config.copy_and_resolve_references()
-    with config.unlocked():
-        config.guided_attention, config.guided_attention_width = 0.5, 0.2
-    guided = get_task(config, task.labels)
+    configs = [task.config.copy_and_resolve_references() for _ in range(2)]
+    for config, weight in zip(configs, (0.0, 0.5)):
+        with config.unlocked():
+            config.guided_attention, config.guided_attention_width = weight, 0.2
+    task, guided = (get_task(config, task.labels) for config in configs)
     rng = jax.random.PRNGKey(7)
     plain_loss, (_, plain) = task.loss(variables["params"], {}, batch, rng, None)
     loss, (_, metrics) = guided.loss(variables["params"], {}, batch, rng, None)

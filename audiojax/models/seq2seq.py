@@ -135,6 +135,15 @@ class Recognizer(nn.Module):
         (ceilings taken stage by stage)."""
         return self._encode(audio, lengths, train, augment_keys)[0]
 
+    def encode_with_ctc(self, audio: jax.Array, lengths: jax.Array
+                        ) -> tuple[Encoded, tuple[jax.Array, jax.Array]]:
+        """:meth:`encode` and the CTC head's ``(log-probabilities (batch, ctc_frames, vocab),
+        ctc_frames (batch,))``, for joint CTC-attention decoding (needs ``ctc_layer >= 0``)."""
+        if self.ctc_layer < 0:
+            raise ValueError("ctc_weight: this recognizer has no CTC head (ctc_layer=-1)")
+        encoded, (logits, frames) = self._encode(audio, lengths, False, None)
+        return encoded, (jax.nn.log_softmax(logits.astype(jnp.float32)), frames)
+
     @nn.nowrap
     def encoded_frames(self, lengths: jax.Array) -> jax.Array:
         """``lengths (batch,)`` samples -> valid encoder frames ``(batch,)``, as :meth:`encode`
