@@ -242,6 +242,15 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
     # Same decoder, same checkpoint: the same text as evaluate.
     assert transcribe(workdir, files, checkpoint="latest") == [hypothesis_of[t] for t in texts[:3]]
 
+    # Decoding options override the run's config and are recorded; unknown ones are refused.
+    greedy = evaluate(workdir, checkpoint="latest", split="test", output=tmp_path / "greedy.json",
+                      decode={"beam_width": 1, "ctc_weight": 0.0})
+    assert metrics["decode"]["ctc_weight"] == 0.3 and metrics["decode"]["beam_width"] == 2
+    assert greedy["decode"]["ctc_weight"] == 0.0 and greedy["decode"]["beam_width"] == 1
+    assert greedy["count"] == 12
+    with pytest.raises(ValueError, match="decode: unknown options \\['beam'\\]"):
+        evaluate(workdir, checkpoint="latest", split="test", decode={"beam": 3})
+
 
 def test_scheduled_sampling_everywhere_follows_greedy(overfit, greedy_and_width_one):
     """Fed its own argmax at every step, the training forward pass emits the greedy hypothesis."""
