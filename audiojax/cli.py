@@ -69,8 +69,9 @@ def _add_decode_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam-width", type=int, default=None,
                    help="ASR: beam search width (default: the run's config.decode.beam_width)")
     p.add_argument("--ctc-weight", type=float, default=None,
-                   help="ASR: weight in [0, 1) of the CTC head's score in beam search (joint "
-                        "CTC-attention decoding; default: the run's config.decode.ctc_weight)")
+                   help="ASR: weight in [0, 1] of the CTC head's score in beam search (joint "
+                        "CTC-attention decoding; 1: the CTC head alone; default: the run's "
+                        "config.decode.ctc_weight)")
 
 
 def _decode_options(args: argparse.Namespace) -> dict:

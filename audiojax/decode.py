@@ -81,12 +81,14 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
                 ctc_weight: float = 0.0, blank_id: int = 0) -> Decoded:
     """Beam search over ``beam_width`` hypotheses per utterance; returns the best of each.
 
-    With ``ctc_weight`` (``lambda`` in [0, 1)) a hypothesis scores ``(1 - lambda) log p_att +
+    With ``ctc_weight`` (``lambda`` in [0, 1]) a hypothesis scores ``(1 - lambda) log p_att +
     lambda log p_ctc`` (joint CTC-attention decoding; the CTC term is its prefix probability,
     :mod:`audiojax.ctc_prefix`, and at EOS the probability of the whole transcript): the CTC
-    head's monotonic alignment vetoes what the attention decoder makes up or skips."""
-    if not 0.0 <= ctc_weight < 1.0:
-        raise ValueError(f"ctc_weight: must be in [0, 1), got {ctc_weight}")
+    head's monotonic alignment vetoes what the attention decoder makes up or skips. At 1 it is
+    a prefix beam search of the CTC head alone (the attention decoder still runs, for the
+    alignments and the length limit)."""
+    if not 0.0 <= ctc_weight <= 1.0:
+        raise ValueError(f"ctc_weight: must be in [0, 1], got {ctc_weight}")
     if ctc_weight > 0:
         encoded, (ctc_logp, ctc_frames) = model.apply(variables, audio, lengths,
                                                       method=Recognizer.encode_with_ctc)
@@ -111,7 +113,9 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
         if ctc_weight > 0:
             psi, nonblank, blank = extend(prefix)
             gain = jnp.where(prefix.score[:, None] > -jnp.inf, psi - prefix.score[:, None], -jnp.inf)
-            logp = (1.0 - ctc_weight) * logp + ctc_weight * beams(gain)
+            # At weight 1 the attention term is dropped, not multiplied by 0 (0 * -inf is NaN).
+            logp = beams(gain) if ctc_weight == 1.0 else (
+                (1.0 - ctc_weight) * logp + ctc_weight * beams(gain))
         logp = _force_end(logp, t + 1 >= limits, eos_id)
         # An ended hypothesis has one continuation, at no cost: it stays as it is.
         ended = jnp.where(jnp.arange(logp.shape[-1]) == eos_id, 0.0, -jnp.inf)
@@ -165,8 +169,8 @@ def make_decoder(model: Recognizer, *, eos_id: int, max_steps: int, beam_width: 
     beam search."""
     if beam_width < 1:
         raise ValueError(f"beam_width: must be at least 1, got {beam_width}")
-    if not 0.0 <= ctc_weight < 1.0:
-        raise ValueError(f"ctc_weight: must be in [0, 1), got {ctc_weight}")
+    if not 0.0 <= ctc_weight <= 1.0:
+        raise ValueError(f"ctc_weight: must be in [0, 1], got {ctc_weight}")
     if beam_width == 1 and ctc_weight == 0:
         fn = functools.partial(greedy_decode, model, eos_id=eos_id, max_steps=max_steps,
                                max_ratio=max_ratio)

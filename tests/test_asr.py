@@ -171,11 +171,12 @@ def test_beam_width_one_is_greedy(overfit, greedy_and_width_one, trained):
     np.testing.assert_allclose(g.alignments, b.alignments, atol=1e-6)
 
 
-@pytest.mark.parametrize("ctc_weight", [0.3, 0.7])
+@pytest.mark.parametrize("ctc_weight", [0.3, 0.7, 1.0])
 def test_joint_ctc_attention_beam_search_scores(overfit, ctc_weight):
-    """Joint decoding still transcribes the overfit utterances exactly, and each returned score
-    is (1 - w) * the teacher-forced attention log-probability of the returned text (EOS
-    included) + w * its CTC log-likelihood (optax), computed independently."""
+    """Joint decoding still transcribes the overfit utterances exactly (at w = 1, the CTC head
+    alone, nearly), and each returned score is (1 - w) * the teacher-forced attention log-probability
+    of the returned text (EOS included) + w * its CTC log-likelihood (optax), computed
+    independently."""
     from audiojax.decode import make_decoder
 
     task, variables, batch = overfit
@@ -183,7 +184,11 @@ def test_joint_ctc_attention_beam_search_scores(overfit, ctc_weight):
                           ctc_weight=ctc_weight)
     out = decode(variables, batch["audio"], batch["length"])
     refs = [task.tokenizer.decode(t) for t in batch["label"]]
-    assert [task.tokenizer.decode(t) for t in np.asarray(out.tokens)] == refs
+    hyps = [task.tokenizer.decode(t) for t in np.asarray(out.tokens)]
+    if ctc_weight < 1:
+        assert hyps == refs
+    else:  # the tiny CTC head alone misses a doubled letter ("asembler")
+        assert jiwer.cer(refs, hyps) < 0.05, hyps
     tokens = out.tokens
     logits, _, (ctc_logits, frames) = task.model.apply(variables, batch["audio"], batch["length"],
                                                        tokens, with_ctc=True)
@@ -196,7 +201,7 @@ def test_joint_ctc_attention_beam_search_scores(overfit, ctc_weight):
     np.testing.assert_allclose(out.scores, (1 - ctc_weight) * attention + ctc_weight * ctc,
                                rtol=1e-4)
     with pytest.raises(ValueError, match="ctc_weight: must be in"):
-        make_decoder(task.model, eos_id=2, max_steps=8, beam_width=2, ctc_weight=1.0)
+        make_decoder(task.model, eos_id=2, max_steps=8, beam_width=2, ctc_weight=1.5)
 
 
 @pytest.fixture
