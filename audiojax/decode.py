@@ -49,6 +49,11 @@ def _force_end(logp: jax.Array, must_end: jax.Array, eos_id: int) -> jax.Array:
     return jnp.where(must_end[..., None] & ~is_eos, -jnp.inf, logp)
 
 
+def _check_ctc_weight(ctc_weight: float) -> None:
+    if not 0.0 <= ctc_weight <= 1.0:
+        raise ValueError(f"ctc_weight: must be in [0, 1], got {ctc_weight}")
+
+
 def greedy_decode(model: Recognizer, variables, audio, lengths, *, eos_id: int, max_steps: int,
                   max_ratio: float = 3.0) -> Decoded:
     """The most probable next character at every step, for a batch."""
@@ -87,8 +92,7 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
     head's monotonic alignment vetoes what the attention decoder makes up or skips. At 1 it is
     a prefix beam search of the CTC head alone (the attention decoder still runs, for the
     alignments and the length limit)."""
-    if not 0.0 <= ctc_weight <= 1.0:
-        raise ValueError(f"ctc_weight: must be in [0, 1], got {ctc_weight}")
+    _check_ctc_weight(ctc_weight)
     if ctc_weight > 0:
         encoded, (ctc_logp, ctc_frames) = model.apply(variables, audio, lengths,
                                                       method=Recognizer.encode_with_ctc)
@@ -169,8 +173,7 @@ def make_decoder(model: Recognizer, *, eos_id: int, max_steps: int, beam_width: 
     beam search."""
     if beam_width < 1:
         raise ValueError(f"beam_width: must be at least 1, got {beam_width}")
-    if not 0.0 <= ctc_weight <= 1.0:
-        raise ValueError(f"ctc_weight: must be in [0, 1], got {ctc_weight}")
+    _check_ctc_weight(ctc_weight)
     if beam_width == 1 and ctc_weight == 0:
         fn = functools.partial(greedy_decode, model, eos_id=eos_id, max_steps=max_steps,
                                max_ratio=max_ratio)
