@@ -72,10 +72,27 @@ def _add_decode_options(p: argparse.ArgumentParser) -> None:
                    help="ASR: weight in [0, 1] of the CTC head's score in beam search (joint "
                         "CTC-attention decoding; 1: the CTC head alone; default: the run's "
                         "config.decode.ctc_weight)")
+    p.add_argument("--lm-weight", type=float, default=None,
+                   help="ASR: weight of a character n-gram language model in beam search "
+                        "(shallow fusion; default: the run's config.decode.lm_weight)")
+    p.add_argument("--lm", default=None,
+                   help="ASR: the language model file (default: WORKDIR/lm.npz, made by "
+                        "`audiojax lm --workdir WORKDIR`)")
 
 
 def _decode_options(args: argparse.Namespace) -> dict:
-    return {"beam_width": args.beam_width, "ctc_weight": args.ctc_weight}
+    return {"beam_width": args.beam_width, "ctc_weight": args.ctc_weight,
+            "lm_weight": args.lm_weight, "lm": args.lm}
+
+
+def _lm(args: argparse.Namespace) -> int:
+    from audiojax.tasks.asr import build_language_model
+
+    path, lm = build_language_model(args.output, args.order, workdir=args.workdir,
+                                    text_files=args.text)
+    sizes = ", ".join(str(len(k)) for k in lm.keys)
+    print(f"wrote {path}: order {lm.order}, contexts seen per length 1..{lm.order - 1}: {sizes}")
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -220,6 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decode_options(p)
     p.add_argument("files", nargs="+")
     p.set_defaults(func=_transcribe)
+
+    p = sub.add_parser("lm", help="a character n-gram language model for ASR beam search")
+    p.add_argument("--workdir", default=None,
+                   help="a speech-recognition run: its training transcripts (output default: "
+                        "WORKDIR/lm.npz)")
+    p.add_argument("--text", nargs="*", default=(),
+                   help="more text: .tsv manifests (their transcripts) or plain text, a sentence "
+                        "per line")
+    p.add_argument("--order", type=int, default=6, help="n-gram order (default 6)")
+    p.add_argument("--output", default=None, help="the .npz to write")
+    p.set_defaults(func=_lm)
 
     data = sub.add_parser("data", help="build, check and transcode corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")

@@ -9,7 +9,9 @@ A hypothesis ends with EOS; it is forced to end after ``ceil(max_ratio * encoder
 (and after ``max_steps``). Beam search keeps ``beam_width`` hypotheses per utterance and returns
 the best by ``log p / length**length_penalty``; with ``beam_width=1`` it is greedy decoding.
 With ``ctc_weight`` beam search scores hypotheses jointly with the recognizer's CTC head
-(``(1 - w) log p_att + w log p_ctc``, CTC prefix scores from :mod:`audiojax.ctc_prefix`).
+(``(1 - w) log p_att + w log p_ctc``, CTC prefix scores from :mod:`audiojax.ctc_prefix`); with
+``lm_weight`` it adds ``lm_weight * log p_lm`` of a character n-gram model (shallow fusion,
+:mod:`audiojax.lm`).
 Buffers are written in place per step (no per-step copies of histories): beam search stores
 each step's tokens, parent beams and alignments, and follows the parents back once at the end.
 """
@@ -22,7 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from audiojax import ctc_prefix
+from audiojax import ctc_prefix, lm as ngram
 from audiojax.models.seq2seq import Recognizer
 
 
@@ -83,7 +85,8 @@ def greedy_decode(model: Recognizer, variables, audio, lengths, *, eos_id: int, 
 
 def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, max_steps: int,
                 beam_width: int = 4, max_ratio: float = 3.0, length_penalty: float = 1.0,
-                ctc_weight: float = 0.0, blank_id: int = 0) -> Decoded:
+                ctc_weight: float = 0.0, blank_id: int = 0, lm: ngram.LMTables | None = None,
+                lm_weight: float = 0.0) -> Decoded:
     """Beam search over ``beam_width`` hypotheses per utterance; returns the best of each.
 
     With ``ctc_weight`` (``lambda`` in [0, 1]) a hypothesis scores ``(1 - lambda) log p_att +
@@ -91,8 +94,10 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
     :mod:`audiojax.ctc_prefix`, and at EOS the probability of the whole transcript): the CTC
     head's monotonic alignment vetoes what the attention decoder makes up or skips. At 1 it is
     a prefix beam search of the CTC head alone (the attention decoder still runs, for the
-    alignments and the length limit)."""
+    alignments and the length limit). With ``lm`` and ``lm_weight`` every character (and EOS)
+    also scores ``lm_weight * log p_lm(c | the hypothesis so far)``."""
     _check_ctc_weight(ctc_weight)
+    fuse = lm is not None and lm_weight > 0
     if ctc_weight > 0:
         encoded, (ctc_logp, ctc_frames) = model.apply(variables, audio, lengths,
                                                       method=Recognizer.encode_with_ctc)
@@ -111,7 +116,7 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
                                    blank_id=blank_id, eos_id=eos_id, sos_id=model.sos_id)
 
     def body(c):
-        t, state, previous, done, scores, ends, tokens, parents, alignments, prefix = c
+        t, state, previous, done, scores, ends, tokens, parents, alignments, prefix, context = c
         state, logits = step_fn(state, rows(previous), tiled)
         logp = beams(jax.nn.log_softmax(logits))
         if ctc_weight > 0:
@@ -120,6 +125,8 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
             # At weight 1 the attention term is dropped, not multiplied by 0 (0 * -inf is NaN).
             logp = beams(gain) if ctc_weight == 1.0 else (
                 (1.0 - ctc_weight) * logp + ctc_weight * beams(gain))
+        if fuse:
+            logp = logp + lm_weight * ngram.next_logp(lm, context)
         logp = _force_end(logp, t + 1 >= limits, eos_id)
         # An ended hypothesis has one continuation, at no cost: it stays as it is.
         ended = jnp.where(jnp.arange(logp.shape[-1]) == eos_id, 0.0, -jnp.inf)
@@ -132,12 +139,14 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
         if ctc_weight > 0:
             chosen = (jnp.arange(batch)[:, None] * k + parent).reshape(-1)
             prefix = ctc_prefix.select(psi, nonblank, blank, chosen, token.reshape(-1))
+        if fuse:
+            context = ngram.advance(lm, jnp.take_along_axis(context, parent, 1), token)
         token = jnp.where(was_done, 0, token)
         state = jax.tree.map(lambda x: rows(jnp.take_along_axis(
             beams(x), parent.reshape(parent.shape + (1,) * (x.ndim - 1)), 1)), state)
         return (t + 1, state, token, was_done | (token == eos_id), scores, ends,
                 tokens.at[:, :, t].set(token), parents.at[:, :, t].set(parent),
-                alignments.at[:, :, t].set(beams(state.alignment)), prefix)
+                alignments.at[:, :, t].set(beams(state.alignment)), prefix, context)
 
     first = model.apply(variables, tiled, method=Recognizer.initial_state)
     init = (jnp.int32(0), first, jnp.full((batch, k), model.sos_id, jnp.int32),
@@ -145,9 +154,10 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
             jnp.full((batch, k), -jnp.inf).at[:, 0].set(0.0),  # one live hypothesis at first
             jnp.ones((batch, k), jnp.int32), jnp.zeros((batch, k, max_steps), jnp.int32),
             jnp.zeros((batch, k, max_steps), jnp.int32), jnp.zeros((batch, k, max_steps, frames)),
-            ctc_prefix.initial_state(ctc_logp, blank_id) if ctc_weight > 0 else None)
+            ctc_prefix.initial_state(ctc_logp, blank_id) if ctc_weight > 0 else None,
+            jnp.full((batch, k), ngram.initial_context(lm, model.sos_id)) if fuse else None)
     c = jax.lax.while_loop(lambda c: (c[0] < max_steps) & ~c[3].all(), body, init)
-    steps, _, _, _, scores, ends, tokens, parents, alignments, _ = c
+    steps, _, _, _, scores, ends, tokens, parents, alignments, _, _ = c
     normalized = scores / ends.astype(jnp.float32) ** length_penalty
     chosen = normalized.argmax(-1)                                               # (batch,)
 
@@ -167,18 +177,32 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
 
 
 def make_decoder(model: Recognizer, *, eos_id: int, max_steps: int, beam_width: int = 1,
-                 max_ratio: float = 3.0, length_penalty: float = 1.0, ctc_weight: float = 0.0):
+                 max_ratio: float = 3.0, length_penalty: float = 1.0, ctc_weight: float = 0.0,
+                 lm: str = "", lm_weight: float = 0.0):
     """A jitted ``decode(variables, audio, lengths) -> Decoded``: greedy for ``beam_width=1``
-    (the same result as a width-1 beam, computed more simply) without ``ctc_weight``, else
-    beam search."""
+    (the same result as a width-1 beam, computed more simply) without ``ctc_weight`` or
+    ``lm_weight``, else beam search. ``lm``: a :class:`~audiojax.lm.CharNgramLM` file, fused
+    with ``lm_weight`` (its tables become constants of the compiled decoder)."""
     if beam_width < 1:
         raise ValueError(f"beam_width: must be at least 1, got {beam_width}")
     _check_ctc_weight(ctc_weight)
-    if beam_width == 1 and ctc_weight == 0:
+    if lm_weight < 0:
+        raise ValueError(f"lm_weight: must be >= 0, got {lm_weight}")
+    tables = None
+    if lm_weight > 0:
+        if not lm:
+            raise ValueError("lm_weight > 0 needs a language model file (decode option `lm`)")
+        language_model = ngram.CharNgramLM.load(lm)
+        if language_model.vocab_size != model.vocab_size:
+            raise ValueError(f"language model {lm}: {language_model.vocab_size} symbols, the "
+                             f"recognizer has {model.vocab_size}")
+        tables = language_model.tables()
+    if beam_width == 1 and ctc_weight == 0 and tables is None:
         fn = functools.partial(greedy_decode, model, eos_id=eos_id, max_steps=max_steps,
                                max_ratio=max_ratio)
     else:
         fn = functools.partial(beam_search, model, eos_id=eos_id, max_steps=max_steps,
                                beam_width=beam_width, max_ratio=max_ratio,
-                               length_penalty=length_penalty, ctc_weight=ctc_weight)
+                               length_penalty=length_penalty, ctc_weight=ctc_weight,
+                               lm=tables, lm_weight=lm_weight)
     return jax.jit(fn)

@@ -38,13 +38,14 @@ class TrainedRun:
     step: int
 
 
-DECODE_OPTIONS = ("beam_width", "length_penalty", "max_ratio", "ctc_weight")
+DECODE_OPTIONS = ("beam_width", "length_penalty", "max_ratio", "ctc_weight", "lm", "lm_weight")
 
 
 def restore_run(workdir: str | Path, checkpoint: str | int = "best",
                 decode: dict | None = None) -> TrainedRun:
     """A run's checkpoint, ready for inference; ``decode`` overrides its ``config.decode``
-    (speech recognition: any of ``DECODE_OPTIONS``; None values are ignored)."""
+    (speech recognition: any of ``DECODE_OPTIONS``; None values are ignored; a language-model
+    weight without a model file takes ``WORKDIR/lm.npz``)."""
     workdir = Path(workdir)
     if not (workdir / "config.json").is_file():
         raise FileNotFoundError(f"--workdir {workdir}: no config.json; is it a training run's folder?")
@@ -59,6 +60,8 @@ def restore_run(workdir: str | Path, checkpoint: str | int = "best",
         with config.unlocked():
             for key, value in decode.items():
                 config.decode[key] = value
+            if config.decode.get("lm_weight", 0.0) > 0 and not config.decode.get("lm"):
+                config.decode.lm = str(workdir / "lm.npz")  # where `audiojax lm --workdir` writes
     labels = json.loads((workdir / "labels.json").read_text())
     task = get_task(config, labels)
     parallel = DataParallel(config.parallel)

@@ -1,5 +1,5 @@
-"""Decoding speed of the attention recognizer on CPU: greedy, beam-4 and beam-4 with joint CTC
-prefix scoring (compiled, batched, ``lax.while_loop``) against a reference that runs the same jitted decoder step from a Python loop.
+"""Decoding speed of the attention recognizer on CPU: greedy, beam-4, beam-4 with joint CTC
+prefix scoring and, given a character n-gram model, with shallow fusion too (compiled, batched, ``lax.while_loop``) against a reference that runs the same jitted decoder step from a Python loop.
 
 A batch of 16 utterances from the `sentences` corpus's test split (held-out voices), padded to the
 experiment's 9 s. Prints the compile time (first call), the median time per batch, the real-time
@@ -7,7 +7,7 @@ factor (audio seconds decoded per second) and the ratios. Without ``--workdir`` 
 are random: every hypothesis then runs to its length limit (3 characters per 120 ms encoder
 frame, at most 120), the worst case; with a trained run's ``--workdir`` the lengths are real.
 
-    python benchmarks/asr_decode.py [--workdir runs/asr_attention] [--repeats 5] [--batch 16]
+    python benchmarks/asr_decode.py [--workdir runs/asr_attention] [--repeats 5] [--batch 16] [--lm F]
 """
 
 from __future__ import annotations
@@ -78,7 +78,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--data", default="sentences/small", help="local corpus for the audio")
+    parser.add_argument("--lm", default=None, help="a character n-gram model to time shallow "
+                        "fusion with (default: WORKDIR/lm.npz where it exists)")
     args = parser.parse_args()
+    lm = args.lm or (str(Path(args.workdir) / "lm.npz") if args.workdir
+                     and (Path(args.workdir) / "lm.npz").is_file() else "")
 
     if args.workdir:
         from audiojax.evaluate import restore_run
@@ -104,11 +108,15 @@ def main() -> None:
           f"{'trained: ' + args.workdir if args.workdir else 'random weights (worst case)'}")
     max_steps = config.max_label_length
     results = {}
-    for name, width, ctc_weight in (("greedy", 1, 0.0), ("beam-4", 4, 0.0),
-                                    ("beam-4, joint CTC 0.3", 4, 0.3)):
+    decoders = [("greedy", 1, 0.0, 0.0), ("beam-4", 4, 0.0, 0.0),
+                ("beam-4, joint CTC 0.3", 4, 0.3, 0.0)]
+    if lm:
+        decoders.append(("beam-4, joint CTC + LM 0.2", 4, 0.3, 0.2))
+    for name, width, ctc_weight, lm_weight in decoders:
         decode = make_decoder(task.model, eos_id=CharTokenizer.eos_id, max_steps=max_steps,
                               beam_width=width, max_ratio=config.decode.max_ratio,
-                              length_penalty=config.decode.length_penalty, ctc_weight=ctc_weight)
+                              length_penalty=config.decode.length_penalty, ctc_weight=ctc_weight,
+                              lm=lm, lm_weight=lm_weight)
         first, median = timed(lambda: decode(variables, audio, lengths), args.repeats)
         steps = int(np.asarray(decode(variables, audio, lengths).lengths).max())
         results[name] = median
@@ -126,7 +134,9 @@ def main() -> None:
           f"{np.array_equal(compiled[:, :reference.shape[1]], reference)}")
     print(f"compiled greedy vs Python-loop greedy: {results['loop'] / results['greedy']:.2f}x faster; "
           f"beam-4 costs {results['beam-4'] / results['greedy']:.2f}x greedy, joint CTC scoring "
-          f"{results['beam-4, joint CTC 0.3'] / results['beam-4']:.2f}x beam-4")
+          f"{results['beam-4, joint CTC 0.3'] / results['beam-4']:.2f}x beam-4" +
+          (f", n-gram fusion {results['beam-4, joint CTC + LM 0.2'] / results['beam-4, joint CTC 0.3']:.2f}x "
+           f"joint" if lm else ""))
 
 
 if __name__ == "__main__":

@@ -58,9 +58,11 @@ def get_config(variant=None):
     c.guided_attention_width = 0.2   # ... and its width, as a share of the utterance
     c.scheduled_sampling = 0.0       # share of decoder inputs taken from the model's own argmax
     c.label_smoothing = 0.1
-    # Joint CTC-attention beam search: 0.3 of each hypothesis's score from the CTC head.
+    # Joint CTC-attention beam search: 0.3 of each hypothesis's score from the CTC head. A
+    # character n-gram model (`audiojax lm`, file `lm`) joins with `lm_weight`; it is made
+    # after training from the training transcripts, so evaluation sets it (`--lm-weight 0.2`).
     c.decode = ml_collections.ConfigDict(dict(beam_width=4, length_penalty=1.0, max_ratio=3.0,
-                                              ctc_weight=0.3))
+                                              ctc_weight=0.3, lm="", lm_weight=0.0))
     c.augment.speed = (0.9, 1.1)
     c.augment.gain_db = 6.0
     c.augment.noise_prob = 0.0

@@ -240,3 +240,56 @@ def test_acoustics_primitives():
     assert lo > 10 * hi  # pink noise falls with frequency
     h, room = acoustics.room_ir(rng, sr, (0.3, 0.6))
     assert np.argmax(np.abs(h)) < 20 and h.size > 0.2 * sr and 0.1 < room["rt60"] <= 0.6
+
+
+def test_voice_subsets_are_whole_groups_per_family_and_nested(tmp_path):
+    from audiojax.data.corpora import voice_families, voice_subset
+
+    groups = {("espeak", f"en-{i}"): [f"espeak-en-{i}", f"espeak-en-{i}-m1"] for i in range(4)}
+    groups.update({("mbrola", f"mb-{i}"): [f"mbrola-{i}"] for i in range(2)})
+    groups[("flite", "cmu-slt")] = ["flite-slt", "festival-slt", "rhvoice-slt"]
+    groups[("rhvoice", "rh-x")] = ["rhvoice-x"]
+    with (tmp_path / "clips.jsonl").open("w") as f:
+        for (engine, group), speakers in groups.items():
+            for split in ("train", "test"):
+                for s in speakers:
+                    f.write(json.dumps({"split": split, "engine": engine, "group": group,
+                                        "speaker": f"{s}-{split}"}) + "\n")
+    families = voice_families(tmp_path)
+    assert {f: len(g) for f, g in families.items()} == {"espeak": 4, "mbrola": 2, "other": 2}
+    subsets = {q: voice_subset(tmp_path, q, seed=3) for q in (0.25, 0.5, 1.0)}
+    assert subsets[1.0] == sorted(s + "-train" for ss in groups.values() for s in ss)
+    assert set(subsets[0.25]) <= set(subsets[0.5]) <= set(subsets[1.0])
+    for q, kept in subsets.items():
+        for family, fam_groups in families.items():
+            chosen = [g for g, ss in fam_groups.items() if set(ss) <= set(kept)]
+            assert len(chosen) == max(1, round(q * len(fam_groups)))   # whole groups, per family
+            partial = [g for g, ss in fam_groups.items() if set(ss) & set(kept) and g not in chosen]
+            assert not partial
+    assert voice_subset(tmp_path, 0.5, seed=3) == subsets[0.5]      # seeded
+    with pytest.raises(ValueError, match="data.train_voices: a fraction in"):
+        voice_subset(tmp_path, 0.0)
+    with pytest.raises(FileNotFoundError, match="clips.jsonl"):
+        voice_subset(tmp_path / "nowhere", 0.5)
+
+
+def test_training_on_a_fraction_of_the_voices(tiny_commands, tiny_data_dir):
+    from audiojax.data.corpora import voice_subset
+    from audiojax.train import data as train_data
+    from audiojax.train.config import load_config
+
+    def split(name, *overrides):
+        config = load_config(str(Path(__file__).parents[1] / "experiments/kws_logmel_cnn.py:tiny"),
+                             [f"data.data_dir={tiny_data_dir}", *overrides])
+        source = train_data.open_split(config, name)
+        return [source[i]["speaker"] for i in range(len(source))]
+
+    every = split("train")
+    half = split("train", "data.train_voices=0.5")
+    kept = voice_subset(tiny_commands.path, 0.5)
+    assert set(half) == set(kept) and set(kept) < set(every)
+    assert half == [s for s in every if s in kept]                  # manifest order kept
+    assert split("validation", "data.train_voices=0.5") == split("validation")
+    manifest = str(tiny_commands.path / "{split}.tsv")
+    with pytest.raises(ValueError, match="only for a local corpus"):
+        split("train", f"data.source={manifest}", "data.train_voices=0.5")

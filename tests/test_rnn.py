@@ -100,6 +100,39 @@ def test_stack_frames_concatenates_neighbours():
     np.testing.assert_array_equal(lengths, [3, 2])
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_sequence_equals_nn_rnn_over_the_cell_with_gradients(reverse):
+    """``ArticleGRUCell.sequence`` (input products hoisted out of the loop) gives nn.RNN's
+    outputs over the cell, and the same gradients for the parameters and the inputs."""
+    import flax.linen as nn
+
+    class Stepwise(nn.Module):
+        @nn.compact
+        def __call__(self, x, lengths):
+            return nn.RNN(ArticleGRUCell(6, use_bias=True, name="cell"))(
+                x, seq_lengths=lengths, reverse=reverse, keep_order=True)
+
+    class Hoisted(nn.Module):
+        @nn.compact
+        def __call__(self, x, lengths):
+            return ArticleGRUCell(6, use_bias=True, name="cell").sequence(x, lengths, reverse)
+
+    rng = np.random.default_rng(4)
+    x = jnp.asarray(rng.standard_normal((3, 8, 5)), jnp.float32)
+    lengths = jnp.array([8, 5, 1])
+    weights = jnp.asarray(rng.standard_normal((3, 8, 6)), jnp.float32) * (
+        jnp.arange(8)[None, :, None] < lengths[:, None, None])   # valid frames only
+    params = Hoisted().init(jax.random.PRNGKey(0), x, lengths)
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(
+        jnp.shape, Stepwise().init(jax.random.PRNGKey(0), x, lengths))
+    loss = lambda m: jax.value_and_grad(  # noqa: E731
+        lambda p, x: (m.apply(p, x, lengths) * weights).sum(), argnums=(0, 1))(params, x)
+    (want, want_grads), (got, got_grads) = loss(Stepwise()), loss(Hoisted())
+    assert abs(float(got) - float(want)) < 1e-5
+    for a, b in zip(jax.tree.leaves(got_grads), jax.tree.leaves(want_grads)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 def numpy_encoder(x, length, params, hidden, layers, reductions):
     """The bidirectional stacked pyramidal encoder for one example ``x (frames, in)``: each
     direction over the ``length`` valid frames only, pairs of frames concatenated before layers

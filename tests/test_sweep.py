@@ -213,3 +213,11 @@ def test_dry_run_prints_the_commands_of_every_launch(tmp_path):
             "AUDIOJAX_DISTRIBUTED=1 python -m audiojax train") in text
     assert ("JAX_COORDINATOR_ADDRESS=$HOST0:12345 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=1 python -m "
             "audiojax train --config experiments/kws_seed_cnn.py") in text
+
+
+def test_voice_count_sweep_holds_the_steps_fixed():
+    runs = sw.load_sweep(str(ROOT / "launch" / "kws_voices.py"))
+    assert [(r["overrides"]["data.train_voices"], r["overrides"]["num_train_steps"]) for r in runs] \
+        == [(0.25, 3568), (0.5, 3568), (1.0, 3568)]
+    tiny = sw.load_sweep(str(ROOT / "launch" / "kws_voices.py") + ":tiny")
+    assert [r["overrides"] for r in tiny] == [{"data.train_voices": 0.5}, {"data.train_voices": 1.0}]

@@ -24,12 +24,13 @@ when an iterator state is restored). Sources are picklable: grain's worker proce
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -124,6 +125,17 @@ class ManifestSource:
     def unique_labels(self) -> list[str]:
         """Sorted distinct labels of this manifest."""
         return sorted(set(self._label))
+
+    def with_speakers(self, speakers: Iterable[str]) -> "ManifestSource":
+        """The clips of these speakers only (in manifest order, lines kept for messages)."""
+        speakers = set(speakers)
+        keep = [i for i, s in enumerate(self._speaker) if s in speakers]
+        if not keep:
+            raise ValueError(f"{self.path}: no clips of the speakers asked for ({sorted(speakers)[:5]}...)")
+        out = copy.copy(self)
+        for name in ("_audio", "_label", "_speaker", "_id", "_line"):
+            setattr(out, name, [getattr(self, name)[i] for i in keep])
+        return out
 
     def __repr__(self) -> str:
         return f"ManifestSource({str(Path(self.path).resolve())!r}, n={len(self)})"

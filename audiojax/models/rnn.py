@@ -17,6 +17,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+from flax.linen.recurrent import flip_sequences
 import jax.numpy as jnp
 
 
@@ -25,7 +26,7 @@ class ArticleGRUCell(nn.RNNCellBase):
 
     Parameters: ``gates`` (kernel ``(features + in, 2 * features)``: ``[W_z | W_r]`` acting on
     ``[h, x]``) and ``candidate`` (kernel ``(features + in, features)``: ``W`` on ``[r * h, x]``),
-    each with a bias when ``use_bias``.
+    each with a bias when ``use_bias``. :meth:`sequence` runs it over whole sequences faster.
     """
 
     features: int
@@ -33,16 +34,50 @@ class ArticleGRUCell(nn.RNNCellBase):
     dtype: Any = jnp.float32
     kernel_init: Any = nn.initializers.lecun_normal()
 
-    @nn.compact
+    def setup(self):
+        dense = lambda n: nn.Dense(n, use_bias=self.use_bias, dtype=self.dtype,  # noqa: E731
+                                   kernel_init=self.kernel_init)
+        self.gates, self.candidate = dense(2 * self.features), dense(self.features)
+
     def __call__(self, carry: jax.Array, inputs: jax.Array) -> tuple[jax.Array, jax.Array]:
         h = carry
-        dense = lambda n, name: nn.Dense(n, use_bias=self.use_bias, dtype=self.dtype,  # noqa: E731
-                                         kernel_init=self.kernel_init, name=name)
-        gates = nn.sigmoid(dense(2 * self.features, "gates")(jnp.concatenate([h, inputs], -1)))
+        gates = nn.sigmoid(self.gates(jnp.concatenate([h, inputs], -1)))
         z, r = jnp.split(gates, 2, axis=-1)
-        candidate = jnp.tanh(dense(self.features, "candidate")(jnp.concatenate([r * h, inputs], -1)))
+        candidate = jnp.tanh(self.candidate(jnp.concatenate([r * h, inputs], -1)))
         h = (1.0 - z) * h + z * candidate
         return h, h
+
+    def sequence(self, inputs: jax.Array, lengths: jax.Array, reverse: bool = False) -> jax.Array:
+        """The cell from a zero state over ``inputs (batch, frames, in)`` -> ``(batch, frames,
+        features)``, the same as ``nn.RNN`` over :meth:`__call__` (``reverse``: from each
+        sequence's own last frame, ``lengths (batch,)``, outputs in input order).
+
+        Why not ``nn.RNN``: ``W [h, x] = W_h h + W_x x``, so the input half of both products is
+        one large matmul over all frames before the loop, and each sequential step multiplies
+        only the ``features``-wide state (3-4x fewer flops in the loop for the encoders here).
+        Outputs past a length are computed from the padding; callers mask them."""
+        f = self.features
+        both = jnp.zeros((1, f + inputs.shape[-1]), self.dtype)
+        self.gates(both), self.candidate(both)  # creates the parameters on init; unused otherwise
+        g, c = self.gates.variables["params"], self.candidate.variables["params"]
+        kg, kc = (jnp.asarray(p["kernel"], self.dtype) for p in (g, c))
+
+        def project(x, kernel, params):  # the input rows of a kernel, over all frames
+            y = x.astype(self.dtype) @ kernel[f:]
+            return y + jnp.asarray(params["bias"], self.dtype) if self.use_bias else y
+
+        def step(h, projected):
+            xg, xc = projected
+            z, r = jnp.split(nn.sigmoid(h @ kg[:f] + xg), 2, axis=-1)
+            h = (1.0 - z) * h + z * jnp.tanh((r * h) @ kc[:f] + xc)
+            return h, h
+
+        x = flip_sequences(inputs, lengths, num_batch_dims=1, time_major=False) if reverse else inputs
+        projected = (jnp.swapaxes(project(x, kg, g), 0, 1), jnp.swapaxes(project(x, kc, c), 0, 1))
+        _, outputs = jax.lax.scan(step, jnp.zeros((x.shape[0], f), self.dtype), projected)
+        outputs = jnp.swapaxes(outputs, 0, 1)
+        return flip_sequences(outputs, lengths, num_batch_dims=1, time_major=False) if reverse \
+            else outputs
 
     @nn.nowrap
     def initialize_carry(self, rng: jax.Array, input_shape: tuple[int, ...]) -> jax.Array:
@@ -126,12 +161,17 @@ class RNNEncoder(nn.Module):
                 x, lengths = stack_frames(x, lengths, 2)
             if i > 0 and self.dropout:
                 x = nn.Dropout(self.dropout, deterministic=not train)(x)
-            forward = nn.RNN(cell(f"forward_cell_{i}"), name=f"forward_{i}")
-            if self.bidirectional:
-                backward = nn.RNN(cell(f"backward_cell_{i}"), name=f"backward_{i}")
-                x = nn.Bidirectional(forward, backward, name=f"layer_{i}")(x, seq_lengths=lengths)
+            if self.cell == "article":  # the hoisted loop (ArticleGRUCell.sequence)
+                outputs = [cell(f"forward_cell_{i}").sequence(x, lengths)]
+                if self.bidirectional:
+                    outputs.append(cell(f"backward_cell_{i}").sequence(x, lengths, reverse=True))
+                x = jnp.concatenate(outputs, -1)
+            elif self.bidirectional:
+                x = nn.Bidirectional(nn.RNN(cell(f"forward_cell_{i}"), name=f"forward_{i}"),
+                                     nn.RNN(cell(f"backward_cell_{i}"), name=f"backward_{i}"),
+                                     name=f"layer_{i}")(x, seq_lengths=lengths)
             else:
-                x = forward(x, seq_lengths=lengths)
+                x = nn.RNN(cell(f"forward_cell_{i}"), name=f"forward_{i}")(x, seq_lengths=lengths)
             x = x * time_mask(lengths, x.shape[1])[..., None]
             if i == tap:
                 tapped = (x, lengths)

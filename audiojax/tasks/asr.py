@@ -8,6 +8,7 @@ tokenized transcript: characters, EOS, then 0), ``mask (B,)``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,9 @@ import numpy as np
 import optax
 
 from audiojax import plots
+from audiojax.data.corpora.sentences import normalize
 from audiojax.decode import make_decoder
+from audiojax.lm import CharNgramLM
 from audiojax.models import get_model
 from audiojax.tasks.classification import augment_batch, masked_mean
 
@@ -40,18 +43,23 @@ class CharTokenizer:
     def encode(self, text: str) -> np.ndarray:
         """``(max_length,)`` int32: the characters of ``text`` (lower-cased, spaces collapsed), EOS,
         zeros. Raises ValueError naming the transcript if it does not fit or has other characters."""
+        chars = self.ids(text)
+        if len(chars) + 1 > self.max_length:
+            raise ValueError(f"transcript {text!r}: {len(chars)} characters + EOS exceed "
+                             f"max_label_length={self.max_length}")
+        ids = np.zeros(self.max_length, np.int32)
+        ids[:len(chars)] = chars
+        ids[len(chars)] = self.eos_id
+        return ids
+
+    def ids(self, text: str) -> list[int]:
+        """The character ids of ``text`` (lower-cased, spaces collapsed), without EOS."""
         text = " ".join(text.lower().split())
         unknown = sorted(set(text) - set(ALPHABET))
         if unknown:
             raise ValueError(f"transcript {text!r}: characters outside a-z, apostrophe and space: "
                              f"{''.join(unknown)!r}")
-        if len(text) + 1 > self.max_length:
-            raise ValueError(f"transcript {text!r}: {len(text)} characters + EOS exceed "
-                             f"max_label_length={self.max_length}")
-        ids = np.zeros(self.max_length, np.int32)
-        ids[:len(text)] = [self._ids[c] for c in text]
-        ids[len(text)] = self.eos_id
-        return ids
+        return [self._ids[c] for c in text]
 
     __call__ = encode
 
@@ -64,6 +72,56 @@ class CharTokenizer:
             if i != self.sos_id:
                 out.append(self.vocabulary[i])
         return "".join(out)
+
+
+def fit_language_model(texts: Iterable[str], order: int = 6) -> CharNgramLM:
+    """A character n-gram model over :class:`CharTokenizer` ids of ``texts`` (normalized:
+    lower case, other characters than a-z and apostrophe become spaces), for shallow fusion."""
+    tokenizer = CharTokenizer(max_length=0)
+    return CharNgramLM.fit((tokenizer.ids(normalize(t)) for t in texts), order=order,
+                           vocab_size=len(CharTokenizer.vocabulary), sos_id=CharTokenizer.sos_id,
+                           eos_id=CharTokenizer.eos_id)
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """Sentences of a text file (one per line) or the transcripts of a ``.tsv`` manifest."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--text {path}: no such file")
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    if path.suffix == ".tsv":
+        bad = next((i for i, line in enumerate(lines, 1) if line.count("\t") < 1), None)
+        if bad:
+            raise ValueError(f"{path}:{bad}: a manifest line needs path<TAB>transcript")
+        return [line.split("\t")[1] for line in lines]
+    return lines
+
+
+def build_language_model(output: str | Path | None, order: int, workdir: str | Path | None = None,
+                         text_files: Iterable[str | Path] = ()) -> tuple[Path, CharNgramLM]:
+    """Fits :func:`fit_language_model` on a run's training transcripts (``workdir``) and/or text
+    files and saves it (default ``WORKDIR/lm.npz``). Returns the path and the model."""
+    from audiojax.train import data as train_data
+    from audiojax.train.config import read_config
+
+    texts: list[str] = []
+    if workdir is not None:
+        config_path = Path(workdir) / "config.json"
+        if not config_path.is_file():
+            raise FileNotFoundError(f"--workdir {workdir}: no config.json; is it a training run?")
+        config = read_config(config_path)
+        if config.task != "asr":
+            raise ValueError(f"--workdir {workdir}: a {config.task} run has no transcripts")
+        texts += train_data.open_split(config, "train").unique_labels()
+    for path in text_files:
+        texts += read_texts(path)
+    if output is None:
+        if workdir is None:
+            raise ValueError("--output: needed without --workdir")
+        output = Path(workdir) / "lm.npz"
+    lm = fit_language_model(texts, order)
+    lm.save(output)
+    return Path(output), lm
 
 
 def guided_attention_penalty(alignments: jax.Array, frames: jax.Array, tokens: jax.Array,

@@ -41,10 +41,24 @@ def ensure_corpus(config: ml_collections.ConfigDict) -> None:
 
 def open_split(config: ml_collections.ConfigDict, split: str):
     """The source of ``split``; with ``data.on_bad='skip'``, malformed manifest lines are left
-    out and listed in ``source.malformed`` (reported by the trainer), else they raise."""
-    return open_source(config.data.source, split, data_dir_of(config),
-                       sample_rate=config.data.sample_rate,
-                       skip_malformed=config.data.on_bad == "skip")
+    out and listed in ``source.malformed`` (reported by the trainer), else they raise. With
+    ``data.train_voices < 1`` the training split keeps that fraction of its voice groups
+    (:func:`audiojax.data.corpora.voice_subset`): how accuracy grows with distinct voices."""
+    source = open_source(config.data.source, split, data_dir_of(config),
+                         sample_rate=config.data.sample_rate,
+                         skip_malformed=config.data.on_bad == "skip")
+    fraction = config.data.get("train_voices", 1.0)
+    if split == "train" and fraction < 1.0:
+        name, _, size = config.data.source.partition("/")
+        if name not in LOCAL_CORPORA:
+            raise ValueError(f"data.train_voices={fraction}: only for a local corpus (its "
+                             f"clips.jsonl names the voice groups), not {config.data.source!r}")
+        from audiojax.data.corpora import voice_subset
+
+        folder = corpus_dir(data_dir_of(config), name, size or "full")
+        source = source.with_speakers(
+            voice_subset(folder, fraction, config.data.get("train_voices_seed", 0)))
+    return source
 
 
 def labels_for(config: ml_collections.ConfigDict) -> list[str]:

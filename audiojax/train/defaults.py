@@ -14,6 +14,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.source = "commands"       # local corpus NAME[/SIZE], a .tsv manifest, or tfds:NAME
     c.data.data_dir = ""             # "" -> $AUDIOJAX_DATA or ~/.cache/audiojax
     c.data.build_seed = 0            # seed of a local corpus built on first use
+    c.data.train_voices = 1.0        # < 1: train on that fraction of the voice groups (local corpora)
+    c.data.train_voices_seed = 0     # which groups (subsets of one seed are nested)
     c.data.sample_rate = 16000       # Hz
     c.data.max_seconds = 4.0         # crop/pad length (the article's max_length = 4 s)
     c.data.bucket_seconds = ()       # length buckets below max_seconds (audiojax.data.buckets)

@@ -148,3 +148,40 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
         tfds_dir = data_dir / "tfds"
     summary = CorpusSummary(name, size, seed, out, tfds_dir, info, time.time() - t0, reused)
     return summary
+
+
+def voice_families(folder: str | os.PathLike, split: str = "train") -> dict[str, dict[str, list[str]]]:
+    """``{family: {group: [speakers]}}`` of a built corpus's split, from its ``clips.jsonl``.
+    Families: ``espeak`` (formant synthesis), ``mbrola`` (diphones) and ``other`` (the voices of
+    recorded people: flite, festival, RHVoice, pico)."""
+    path = Path(folder) / "clips.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no clips.jsonl (only a corpus built by `audiojax data "
+                                f"build` records its voice groups)")
+    families: dict[str, dict[str, set[str]]] = {}
+    with path.open() as f:
+        for line in f:
+            clip = json.loads(line)
+            if clip["split"] == split:
+                family = clip["engine"] if clip["engine"] in ("espeak", "mbrola") else "other"
+                families.setdefault(family, {}).setdefault(clip["group"], set()).add(clip["speaker"])
+    return {f: {g: sorted(s) for g, s in groups.items()} for f, groups in families.items()}
+
+
+def voice_subset(folder: str | os.PathLike, fraction: float, seed: int = 0) -> list[str]:
+    """The speakers of a random ``fraction`` of the training split's voice groups (a recorded
+    person, or an espeak accent with its variants), drawn per family (:func:`voice_families`,
+    at least one group each) so the mix of synthesizer kinds stays. Subsets for one seed are
+    nested: a smaller fraction keeps a prefix of the same shuffled groups."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"data.train_voices: a fraction in (0, 1], got {fraction}")
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    speakers = []
+    for family, groups in sorted(voice_families(folder).items()):
+        names = sorted(groups)
+        rng.shuffle(names)
+        for group in names[:max(1, round(fraction * len(names)))]:
+            speakers += groups[group]
+    return sorted(speakers)
