@@ -1,6 +1,6 @@
 """A character n-gram language model (interpolated Kneser-Ney) for shallow fusion in beam search.
 
-    lm = CharNgramLM.fit(transcripts, order=6)       # NumPy, seconds for 10^5 sentences
+    lm = CharNgramLM.fit(ids_per_sentence, order=6, vocab_size=31)  # NumPy: 7,040 sentences, 3 s
     lm.save("lm.npz"); lm = CharNgramLM.load("lm.npz")
     tables = lm.tables()                             # a pytree of jax arrays, for jitted code
     logp = next_logp(tables, ctx)                    # (..., vocab) log P(next | context)
