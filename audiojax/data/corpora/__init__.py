@@ -30,6 +30,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from audiojax.data import SPLITS, corpus_dir, default_data_dir
 from audiojax.data.corpora.commands import WORDS
 from audiojax.data.corpora.voices import SynthesisError, Voice
@@ -175,8 +177,6 @@ def voice_subset(folder: str | os.PathLike, fraction: float, seed: int = 0) -> l
     nested: a smaller fraction keeps a prefix of the same shuffled groups."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"data.train_voices: a fraction in (0, 1], got {fraction}")
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     speakers = []
     for family, groups in sorted(voice_families(folder).items()):
