@@ -43,6 +43,17 @@ def _data_transcode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_sample(args: argparse.Namespace) -> int:
+    from audiojax.data.corpora import sample_clips
+    from audiojax.data.manifest import write_manifest
+
+    rows = sample_clips(args.corpus, args.split, args.count, seed=args.seed, noise=args.noise,
+                        snr_db=tuple(args.snr) if args.snr else None)
+    write_manifest(args.output, rows)
+    print(f"wrote {args.output}: {len(rows)} clips of {args.split}")
+    return 0
+
+
 def _exit_on_sigterm() -> None:
     """SIGTERM (``kill``, a scheduler's preemption) raises SystemExit(143) instead of ending the
     process on the spot, so ``finally`` blocks run: the trainer finishes its pending checkpoint
@@ -249,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help="the .npz to write")
     p.set_defaults(func=_lm)
 
-    data = sub.add_parser("data", help="build, check and transcode corpora").add_subparsers(
+    data = sub.add_parser("data", help="build, check, sample and transcode corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
     p.add_argument("name", choices=("commands", "sentences"))
@@ -276,6 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Opus compression level in [0, 1] (default 0.96: about 22 kbit/s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the SPLIT:COUNT draws")
     p.set_defaults(func=_data_transcode)
+
+    p = data.add_parser("sample", help="a manifest of clips drawn at random from one split and "
+                                       "noise condition of a built corpus")
+    p.add_argument("corpus", help="a built corpus folder, e.g. ~/.cache/audiojax/sentences")
+    p.add_argument("--split", default="validation", choices=("train", "validation", "test"))
+    p.add_argument("--count", type=int, required=True, help="clips to draw (without replacement)")
+    p.add_argument("--noise", default=None, choices=("none", "colour", "babble"),
+                   help="only clips with this added noise (default: any)")
+    p.add_argument("--snr", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                   help="only clips mixed at LOW <= SNR < HIGH dB (needs --noise colour|babble)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True, help="the manifest to write (.tsv)")
+    p.set_defaults(func=_data_sample)
     return parser
 
 

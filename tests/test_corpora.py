@@ -293,3 +293,50 @@ def test_training_on_a_fraction_of_the_voices(tiny_commands, tiny_data_dir):
     manifest = str(tiny_commands.path / "{split}.tsv")
     with pytest.raises(ValueError, match="only for a local corpus"):
         split("train", f"data.source={manifest}", "data.train_voices=0.5")
+
+
+def test_sampled_condition_manifests(tmp_path):
+    from audiojax.cli import main
+    from audiojax.data.corpora import noise_kind, sample_clips
+    from audiojax.data.manifest import read_manifest as read_rows
+
+    rng = np.random.default_rng(0)
+    noises = [None, "colour+0.60", "colour-0.08", "babble+"]
+    clips = []
+    for i in range(400):
+        aug = {"peak_dbfs": -20.0}
+        if noises[i % 4]:
+            aug.update(noise=noises[i % 4], snr_db=float(rng.uniform(0, 30)))
+        clips.append({"split": ("train", "validation")[i % 5 == 0], "path": f"wav/{i:04d}.wav",
+                      "label": f"text {i}", "speaker": f"v{i % 7}", "aug": aug})
+    (tmp_path / "clips.jsonl").write_text("".join(json.dumps(c) + "\n" for c in clips))
+    assert [noise_kind(c) for c in clips[:4]] == ["none", "colour", "colour", "babble"]
+
+    rows = sample_clips(tmp_path, "validation", 10, seed=1, noise="babble", snr_db=(0, 15))
+    by_path = {str(tmp_path.resolve() / c["path"]): c for c in clips}
+    picked = [by_path[p] for p, _, _ in rows]
+    assert len({p for p, _, _ in rows}) == 10                    # without replacement
+    assert all(c["split"] == "validation" and c["aug"]["noise"] == "babble+"
+               and c["aug"]["snr_db"] < 15 for c in picked)
+    assert [(r[1], r[2]) for r in rows] == [(c["label"], c["speaker"]) for c in picked]
+    assert rows == sample_clips(tmp_path, "validation", 10, seed=1, noise="babble", snr_db=(0, 15))
+    assert rows != sample_clips(tmp_path, "validation", 10, seed=2, noise="babble", snr_db=(0, 15))
+    matching = [c for c in clips if c["split"] == "train" and noise_kind(c) == "none"]
+    assert sorted(p for p, _, _ in sample_clips(tmp_path, "train", len(matching), noise="none")) \
+        == sorted(str(tmp_path.resolve() / c["path"]) for c in matching)   # all, when all asked
+
+    out = tmp_path / "val_colour.tsv"                 # inside the corpus: relative paths
+    with pytest.raises(SystemExit) as e:
+        main(["data", "sample", str(tmp_path), "--count", "5", "--noise", "colour", "--seed", "3",
+              "--output", str(out)])
+    assert e.value.code == 0
+    entries = read_rows(out)
+    assert [(e.path, e.label, e.speaker) for e in entries] == [
+        (str(Path(p).relative_to(tmp_path.resolve())), label, speaker)
+        for p, label, speaker in sample_clips(tmp_path, "validation", 5, seed=3, noise="colour")]
+    with pytest.raises(ValueError, match=r"count \(--count\): 500 clips asked, \d+ of split 'train'"):
+        sample_clips(tmp_path, "train", 500)
+    with pytest.raises(ValueError, match=r"snr_db \(--snr\): give the noise kind"):
+        sample_clips(tmp_path, "train", 5, noise="none", snr_db=(0, 10))
+    with pytest.raises(ValueError, match="noise: one of none, colour, babble"):
+        sample_clips(tmp_path, "train", 5, noise="pink")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import shutil
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ CORPORA = {
 SIZES = ("tiny", "small", "full")
 
 __all__ = ["CORPORA", "SIZES", "WORDS", "CorpusSummary", "SynthesisError", "Voice", "build",
-           "load_info"]
+           "load_info", "read_clips", "sample_clips", "voice_families", "voice_subset"]
 
 
 @dataclasses.dataclass
@@ -152,21 +153,58 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
     return summary
 
 
+def read_clips(folder: str | os.PathLike) -> list[dict]:
+    """Every clip's record (path, label, speaker, split, engine, group, synthesis and
+    augmentation parameters) from a built corpus's ``clips.jsonl``, in build order."""
+    path = Path(folder) / "clips.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no clips.jsonl (only a corpus built by `audiojax data "
+                                f"build` records its clips' voices and conditions)")
+    with path.open() as f:
+        return [json.loads(line) for line in f]
+
+
+NOISE_KINDS = ("none", "colour", "babble")
+
+
+def noise_kind(clip: dict) -> str:
+    """``none``, ``colour`` or ``babble``: the noise the builder mixed into a clip."""
+    noise = clip.get("aug", {}).get("noise")
+    return "none" if noise is None else noise.rstrip("+-.0123456789")
+
+
+def sample_clips(folder: str | os.PathLike, split: str, count: int, seed: int = 0,
+                 noise: str | None = None, snr_db: tuple[float, float] | None = None
+                 ) -> list[tuple[str, str, str]]:
+    """``count`` clips of ``split`` drawn at random without replacement (``random.Random(seed)
+    .sample`` over the matching clips in build order), as manifest rows ``(path, transcript or
+    word, speaker)``: a small evaluation set of one condition, e.g. 150 clean validation clips
+    (``noise='none'``) or babble below 15 dB (``noise='babble', snr_db=(-inf, 15)``; the range is
+    [low, high) in dB)."""
+    if noise is not None and noise not in NOISE_KINDS:
+        raise ValueError(f"noise: one of {', '.join(NOISE_KINDS)}, got {noise!r}")
+    if snr_db is not None and noise in (None, "none"):
+        raise ValueError("snr_db (--snr): give the noise kind it applies to (colour or babble)")
+    clips = [c for c in read_clips(folder) if c["split"] == split
+             and (noise is None or noise_kind(c) == noise)
+             and (snr_db is None or snr_db[0] <= c["aug"]["snr_db"] < snr_db[1])]
+    if not 0 < count <= len(clips):
+        raise ValueError(f"count (--count): {count} clips asked, {len(clips)} of split {split!r} match"
+                         + (f" noise={noise}" if noise else "") + (f" snr_db={snr_db}" if snr_db else ""))
+    root = Path(folder).resolve()
+    return [(str(root / c["path"]), c["label"], c["speaker"])
+            for c in random.Random(seed).sample(clips, count)]
+
+
 def voice_families(folder: str | os.PathLike, split: str = "train") -> dict[str, dict[str, list[str]]]:
     """``{family: {group: [speakers]}}`` of a built corpus's split, from its ``clips.jsonl``.
     Families: ``espeak`` (formant synthesis), ``mbrola`` (diphones) and ``other`` (the voices of
     recorded people: flite, festival, RHVoice, pico)."""
-    path = Path(folder) / "clips.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no clips.jsonl (only a corpus built by `audiojax data "
-                                f"build` records its voice groups)")
     families: dict[str, dict[str, set[str]]] = {}
-    with path.open() as f:
-        for line in f:
-            clip = json.loads(line)
-            if clip["split"] == split:
-                family = clip["engine"] if clip["engine"] in ("espeak", "mbrola") else "other"
-                families.setdefault(family, {}).setdefault(clip["group"], set()).add(clip["speaker"])
+    for clip in read_clips(folder):
+        if clip["split"] == split:
+            family = clip["engine"] if clip["engine"] in ("espeak", "mbrola") else "other"
+            families.setdefault(family, {}).setdefault(clip["group"], set()).add(clip["speaker"])
     return {f: {g: sorted(s) for g, s in groups.items()} for f, groups in families.items()}
 
 
