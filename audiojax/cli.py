@@ -54,6 +54,18 @@ def _data_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_cross(args: argparse.Namespace) -> int:
+    from audiojax.data.corpora.builder import write_crossed
+
+    out = Path(args.output)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"--output {out}: not empty; give a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    n = write_crossed(args.size, args.seed, out, args.voices, args.texts, args.count)
+    print(f"wrote {out / 'manifest.tsv'}: {n} {args.texts} sentences read by {args.voices} voices")
+    return 0
+
+
 def _exit_on_sigterm() -> None:
     """SIGTERM (``kill``, a scheduler's preemption) raises SystemExit(143) instead of ending the
     process on the spot, so ``finally`` blocks run: the trainer finishes its pending checkpoint
@@ -260,13 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help="the .npz to write")
     p.set_defaults(func=_lm)
 
-    data = sub.add_parser("data", help="build, check, sample and transcode corpora").add_subparsers(
+    data = sub.add_parser("data", help="build, check, sample, cross and transcode corpora").add_subparsers(
         dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
     p.add_argument("name", choices=("commands", "sentences"))
     p.add_argument("--data-dir", default=None,
                    help="default: $AUDIOJAX_DATA or ~/.cache/audiojax")
-    p.add_argument("--size", choices=("tiny", "small", "full"), default="small")
+    p.add_argument("--size", choices=("tiny", "small", "full", "large"), default="small",
+                   help="large: sentences only, the full corpus with 4x the training clips")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_data_build)
 
@@ -300,6 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", required=True, help="the manifest to write (.tsv)")
     p.set_defaults(func=_data_sample)
+
+    p = data.add_parser("cross", help="sentences of one split read by the voices of another "
+                                      "(sentences corpus): unseen text vs unseen voices")
+    p.add_argument("--size", choices=("tiny", "small", "full"), default="full",
+                   help="the corpus whose voice splits to use (default: full)")
+    p.add_argument("--seed", type=int, default=0, help="the corpus's build seed (default 0)")
+    p.add_argument("--voices", default="train", choices=("train", "validation", "test"))
+    p.add_argument("--texts", default="validation", choices=("train", "validation", "test"))
+    p.add_argument("--count", type=int, default=300)
+    p.add_argument("--output", required=True, help="a new folder: manifest.tsv, clips.jsonl, wav/")
+    p.set_defaults(func=_data_cross)
     return parser
 
 

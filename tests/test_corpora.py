@@ -126,8 +126,7 @@ def test_splits_are_speaker_disjoint_with_an_unseen_engine(corpus, request):
     assert engines["test"] - engines["train"]
 
 
-def test_assign_splits_on_a_full_voice_set():
-    """With every engine installed: pico is test-only, groups never straddle splits."""
+def full_voice_set() -> list:
     vs = []
     for acc in voices.ESPEAK_ACCENTS:
         vs.append(voices.Voice("espeak", acc, f"espeak-{acc}"))
@@ -137,6 +136,12 @@ def test_assign_splits_on_a_full_voice_set():
     vs += [voices.Voice("mbrola", n, f"mbrola-{d}") for n, d in voices.MBROLA_VOICES.items()]
     vs += [voices.Voice("pico", n, g) for n, g in voices.PICO_VOICES.items()]
     vs += [voices.Voice("rhvoice", n, g) for n, g in voices.RHVOICE_VOICES.items()]
+    return vs
+
+
+def test_assign_splits_on_a_full_voice_set():
+    """With every engine installed: pico is test-only, groups never straddle splits."""
+    vs = full_voice_set()
     for seed in range(5):
         splits, held = assign_splits(vs, seed)
         assert held == "pico"
@@ -149,6 +154,26 @@ def test_assign_splits_on_a_full_voice_set():
         assert len({v.engine for v in splits["train"]}) >= 4
     # The same seed gives the same assignment.
     assert assign_splits(vs, 3) == assign_splits(vs, 3)
+
+
+def test_large_sentences_has_four_times_the_training_recordings():
+    from audiojax.data.corpora.builder import SIZES as SPECS, plan
+
+    splits, _ = assign_splits(full_voice_set(), 0)
+    full, large = (plan("sentences", SPECS["sentences"][s], splits, 0, s) for s in ("full", "large"))
+    count = lambda clips, split: sum(c.split == split for c in clips)
+    assert 3.9 < count(large, "train") / count(full, "train") < 4.1
+    for split in ("validation", "test"):
+        assert count(large, split) == count(full, split)
+        assert {c.label for c in large if c.split == split} \
+            == {c.label for c in full if c.split == split}       # same held-out sentences
+    texts = [c.label for c in large if c.split == "train"]
+    assert all(sentences.split_of_text(t) == "train" for t in texts)
+    assert len(set(texts)) > 0.45 * len(texts)                    # each read about twice
+    for s in ("tiny", "small", "full"):                           # the other sizes unchanged
+        assert SPECS["sentences"][s].train_factor == SPECS["commands"][s].train_factor == 1.0
+    with pytest.raises(ValueError, match=r"unknown size 'large' of commands; choose one of"):
+        build("commands", "/nonexistent", size="large")
 
 
 # --- determinism and reuse --------------------------------------------------------------------
@@ -340,3 +365,30 @@ def test_sampled_condition_manifests(tmp_path):
         sample_clips(tmp_path, "train", 5, noise="none", snr_db=(0, 10))
     with pytest.raises(ValueError, match="noise: one of none, colour, babble"):
         sample_clips(tmp_path, "train", 5, noise="pink")
+
+
+def test_crossed_set_reads_held_out_sentences_with_training_voices(tiny_sentences, tmp_path):
+    from audiojax.cli import main
+    from audiojax.data.corpora.builder import write_crossed
+
+    sets = [tmp_path / "a", tmp_path / "b"]
+    for out in sets:
+        out.mkdir()
+        assert write_crossed("tiny", 0, out, "train", "validation", 3, progress=False,
+                             workers=1) == 3
+    rows = read_manifest(sets[0], "manifest")
+    train_speakers = {s for _, _, s in read_manifest(tiny_sentences.path, "train")}
+    assert {s for _, _, s in rows} <= train_speakers
+    assert all(sentences.split_of_text(t) == "validation" for _, t, _ in rows)
+    assert len({t for _, t, _ in rows}) == 3
+    assert rows == read_manifest(sets[1], "manifest")                  # seeded
+    for rel, _, _ in rows:
+        a, sr = sf.read(str(sets[0] / rel), dtype="int16")
+        b, _ = sf.read(str(sets[1] / rel), dtype="int16")
+        assert sr == 16000 and a.size > 0.5 * sr and np.array_equal(a, b)
+    assert [r["texts"] for r in clip_records(sets[0])] == ["validation"] * 3              # labelled
+    with pytest.raises(SystemExit) as e:                                  # a used folder: refused
+        main(["data", "cross", "--size", "tiny", "--count", "2", "--output", str(sets[0])])
+    assert e.value.code == 2
+    with pytest.raises(ValueError, match=r"count: 1 to \d+ \(the test sentences\)"):
+        write_crossed("tiny", 0, tmp_path, "train", "test", 10 ** 6)

@@ -41,7 +41,7 @@ CORPORA = {
     "commands": "keyword spotting: the 35 Speech Commands v2 words, 1 s at 16 kHz",
     "sentences": "speech recognition: short English sentences, normalized transcripts",
 }
-SIZES = ("tiny", "small", "full")
+SIZES = ("tiny", "small", "full", "large")   # large: sentences only
 
 __all__ = ["CORPORA", "SIZES", "WORDS", "CorpusSummary", "SynthesisError", "Voice", "build",
            "load_info", "read_clips", "sample_clips", "voice_families", "voice_subset"]
@@ -101,7 +101,8 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
     Args:
       name: corpus name, a key of :data:`CORPORA`.
       data_dir: root data folder (default ``$AUDIOJAX_DATA`` or ``~/.cache/audiojax``).
-      size: ``tiny`` (seconds, for tests), ``small`` (ablations) or ``full``.
+      size: ``tiny`` (seconds, for tests), ``small`` (ablations), ``full``, or ``large``
+        (sentences: the full corpus with 4x the training clips).
       seed: the build is a deterministic function of the seed (and installed voices).
       progress: show a tqdm progress bar on stderr.
       workers: processes (default: 2 or the CPU count if lower; tiny uses 1). Does not change
@@ -119,8 +120,8 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
 
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {sorted(CORPORA)}")
-    if size not in SIZES:
-        raise ValueError(f"unknown size {size!r}; choose one of {SIZES}")
+    if size not in builder.SIZES[name]:
+        raise ValueError(f"unknown size {size!r} of {name}; choose one of {tuple(builder.SIZES[name])}")
     t0 = time.time()
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     out = corpus_dir(data_dir, name, size)

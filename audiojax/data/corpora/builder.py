@@ -44,6 +44,7 @@ class SizeSpec:
     voice_names: tuple[str, ...] | None  # restrict base voices (engine-name ids), None: all
     variants_per_accent: int             # espeak-ng variants added per accent
     target_clips: int
+    train_factor: float = 1.0            # training clips x this: more recordings per voice
     bank_voices: int = 12                # babble bank: voices per split
     bank_utts: int = 4                   # babble bank: utterances per voice
     workers: int | None = None           # None: min(2, cpus)
@@ -63,6 +64,10 @@ SIZES = {
                          workers=1),
         "small": SizeSpec(None, None, 2, 2000),
         "full": SizeSpec(None, None, 6, 10500),
+        # The full corpus's voices, validation and test clip counts, 4x the training recordings
+        # (each training sentence read about twice): the recognizer memorizes the full
+        # corpus's recordings (experiments/README.md).
+        "large": SizeSpec(None, None, 6, 10500, train_factor=4.0),
     },
 }
 
@@ -151,8 +156,9 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
             rng = np.random.default_rng([seed, 99, SPLITS.index(split)])
             order = rng.permutation(len(pool))
             k = 0
+            factor = spec.train_factor if split == "train" else 1.0
             for v in split_voices[split]:
-                for r in range(max(1, round(base * weights[v.id]))):
+                for r in range(max(1, round(factor * base * weights[v.id]))):
                     clips.append(Clip(len(clips), split, v, pool[order[k % len(order)]], r))
                     k += 1
     else:
@@ -288,6 +294,72 @@ def _units(clips: list[Clip], chunk: int) -> list[list[Clip]]:
     return sorted(units, key=lambda u: (slow.get(u[0].voice.engine, 2), u[0].index))
 
 
+def _run_units(units: list[list[Clip]], state: dict, workers: int, desc: str,
+               progress: bool) -> list[dict]:
+    """The manifest rows of every unit, in clip order (a tqdm bar on stderr)."""
+    from tqdm.auto import tqdm
+
+    rows: list[dict] = []
+    with tqdm(total=sum(map(len, units)), desc=desc, unit="clip", disable=not progress,
+              file=sys.stderr) as bar:
+        if workers <= 1:
+            _init_worker(state)
+            for u in units:
+                rows += _process_unit(u)
+                bar.update(len(u))
+        else:
+            # spawn, not fork: the caller may be a trainer with JAX threads running.
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
+                for r in pool.imap_unordered(_process_unit, units):
+                    rows += r
+                    bar.update(len(r))
+    return sorted(rows, key=lambda r: r["index"])
+
+
+# Crossed clips take indices from here on, so their random draws are not the corpus's own.
+CROSSED_INDEX = 1_000_000
+
+
+def write_crossed(size: str, seed: int, root: Path, voices_split: str, texts_split: str,
+                  count: int, progress: bool = True, workers: int | None = None) -> int:
+    """A diagnostic set of the ``sentences`` corpus: ``count`` sentences of ``texts_split``
+    spoken by the voices of ``voices_split`` (e.g. training voices reading held-out text),
+    with the corpus's synthesis and augmentation, into the folder ``root`` as ``manifest.tsv``
+    and ``clips.jsonl``. It separates the two things a held-out split changes at once: voices
+    and sentences. Voices and splits are those of the corpus built with the same size and
+    seed; the clips' random draws are new. Returns the number of clips."""
+    if voices_split not in SPLITS or texts_split not in SPLITS:
+        raise ValueError(f"voices and texts: splits among {', '.join(SPLITS)}, got "
+                         f"{voices_split!r} and {texts_split!r}")
+    spec = SIZES["sentences"][size]
+    split_voices, _ = assign_splits(select_voices(spec), seed)
+    texts = _text_pools()[texts_split]
+    if not 0 < count <= len(texts):
+        raise ValueError(f"count: 1 to {len(texts)} (the {texts_split} sentences), got {count}")
+    rng = np.random.default_rng([seed, 31337])
+    voices = split_voices[voices_split]
+    weights = np.array([voice_weight(v) for v in voices])
+    picks = rng.choice(len(voices), size=count, p=weights / weights.sum())
+    clips = [Clip(CROSSED_INDEX + i, voices_split, voices[v], texts[t], 0)
+             for i, (v, t) in enumerate(zip(picks, rng.permutation(len(texts))[:count]))]
+    tmp = root / ".tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        state = {"name": "sentences", "seed": seed, "root": str(root),
+                 "aug": acoustics.AugmentConfig(), "tmp": str(tmp),
+                 "bank": babble_bank(split_voices, spec, seed, tmp)}
+        rows = _run_units(_units(clips, 48), state, workers or min(2, os.cpu_count() or 1),
+                          f"{voices_split} voices x {texts_split} text", progress)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with open(root / "manifest.tsv", "w") as f:
+        f.writelines(f"{r['path']}\t{r['label']}\t{r['speaker']}\n" for r in rows)
+    with open(root / "clips.jsonl", "w") as f:
+        f.writelines(json.dumps(dict(r, texts=texts_split), sort_keys=True) + "\n" for r in rows)
+    return len(rows)
+
+
 def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = True,
                  workers: int | None = None, aug: acoustics.AugmentConfig | None = None) -> dict:
     """Builds the corpus into the (empty) folder ``root``; returns the info dict."""
@@ -303,29 +375,11 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
              "tmp": str(tmp)}
     workers = workers or spec.workers or min(2, os.cpu_count() or 1)
-    chunk = 16 if size == "tiny" else 48
-    units = _units(clips, chunk)
-    rows: list[dict] = []
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(clips), desc=f"{name}/{size}", unit="clip", disable=not progress,
-               file=sys.stderr)
     try:
-        if workers <= 1:
-            _init_worker(state)
-            for u in units:
-                rows += _process_unit(u)
-                bar.update(len(u))
-        else:
-            # spawn, not fork: the caller may be a trainer with JAX threads running.
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
-                for r in pool.imap_unordered(_process_unit, units):
-                    rows += r
-                    bar.update(len(r))
+        rows = _run_units(_units(clips, 16 if size == "tiny" else 48), state, workers,
+                          f"{name}/{size}", progress)
     finally:
-        bar.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    rows.sort(key=lambda r: r["index"])
     for split in SPLITS:
         with open(root / f"{split}.tsv", "w") as f:
             for r in rows:

@@ -26,7 +26,7 @@ import tensorflow_datasets as tfds
 from audiojax.data import SPLITS, corpus_dir
 from audiojax.data.corpora.commands import WORDS
 
-SIZES = ("tiny", "small", "full")
+SIZES = ("tiny", "small", "full", "large")
 MARKER = "audiojax_corpus.json"  # written next to dataset_info.json: which WAV build it holds
 
 
