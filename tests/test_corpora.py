@@ -233,6 +233,28 @@ def test_tfds_data_source_round_trip(corpus, request):
     assert "tensorflow" not in sys.modules  # everything above ran without TensorFlow
 
 
+def test_tfds_copy_of_a_split_over_the_memory_buffer_needs_no_tensorflow(tiny_sentences, tmp_path,
+                                                                         monkeypatch):
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core import shuffle
+
+    from audiojax.data.corpora import tfds_builders
+
+    # As if every split were over TFDS's 1 GB buffer, which it spills through TensorFlow.
+    monkeypatch.setattr(shuffle, "MAX_MEM_BUFFER_SIZE", 1000)
+    info = json.loads((tiny_sentences.path / "info.json").read_text())
+    (tmp_path / tiny_sentences.path.name).symlink_to(tiny_sentences.path)   # a fresh TFDS copy
+    tfds_builders.prepare("sentences", "tiny", tmp_path, tiny_sentences.path, info["fingerprint"],
+                          progress=False)
+    assert shuffle.MAX_MEM_BUFFER_SIZE == 1000                     # restored
+    sources = tfds.data_source("audiojax_sentences/tiny", data_dir=tmp_path / "tfds",
+                               download=False)
+    for split in SPLITS:
+        assert sorted(sources[split][i]["id"].decode() + ".wav" for i in range(len(sources[split]))) \
+            == sorted(rel for rel, _, _ in read_manifest(tiny_sentences.path, split))
+    assert "tensorflow" not in sys.modules
+
+
 # --- engines and acoustics --------------------------------------------------------------------
 
 

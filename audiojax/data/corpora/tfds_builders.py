@@ -1,7 +1,7 @@
 """TFDS builders for the local corpora, readable without TensorFlow (array_record).
 
 Importing this module registers ``audiojax_commands`` and ``audiojax_sentences`` with configs
-``tiny``, ``small`` and ``full``. They read the WAV corpus that
+``tiny``, ``small``, ``full`` and ``large``. They read the WAV corpus that
 :func:`audiojax.data.corpora.build` wrote: the corpus folder is taken from the download
 config's ``manual_dir`` when given, else ``corpus_dir(DATA_DIR, name, size)`` where the TFDS
 data dir is ``DATA_DIR/tfds``. Read with::
@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import shuffle
 
 from audiojax.data import SPLITS, corpus_dir
 from audiojax.data.corpora.commands import WORDS
 
 SIZES = ("tiny", "small", "full", "large")
+IN_MEMORY_BYTES = 16 << 30  # largest split TFDS keeps in memory while writing
 MARKER = "audiojax_corpus.json"  # written next to dataset_info.json: which WAV build it holds
 
 
@@ -128,11 +130,17 @@ def prepare(name: str, size: str, data_dir: str | Path, corpus_root: Path, finge
         builder = BUILDERS[name](config=size, data_dir=str(tfds_dir), file_format="array_record")
     if not progress:
         tfds.display_progress_bar(False)
+    # TFDS spills a split larger than its in-memory buffer (1 GB) to disk through tf.io.gfile,
+    # and TensorFlow is not installed: the buffer is raised for this build (sentences/large's
+    # training split is 2.4 GB; the machine has the memory).
+    spill_at = shuffle.MAX_MEM_BUFFER_SIZE
+    shuffle.MAX_MEM_BUFFER_SIZE = max(spill_at, IN_MEMORY_BYTES)
     try:
         builder.download_and_prepare(
             file_format="array_record",
             download_config=tfds.download.DownloadConfig(manual_dir=str(corpus_root)))
     finally:
+        shuffle.MAX_MEM_BUFFER_SIZE = spill_at
         if not progress:
             tfds.display_progress_bar(True)
     marker.write_text(json.dumps({"fingerprint": fingerprint, "corpus": str(corpus_root)}))
