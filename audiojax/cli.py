@@ -272,8 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help="the .npz to write")
     p.set_defaults(func=_lm)
 
-    data = sub.add_parser("data", help="build, check, sample, cross and transcode corpora").add_subparsers(
-        dest="data_command", required=True, metavar="DATA_COMMAND")
+    data = sub.add_parser("data", help="build, check, sample, cross and transcode corpora")
+    data = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
     p.add_argument("name", choices=("commands", "sentences"))
     p.add_argument("--data-dir", default=None,

@@ -160,7 +160,8 @@ def test_large_sentences_has_four_times_the_training_recordings():
     from audiojax.data.corpora.builder import SIZES as SPECS, plan
 
     splits, _ = assign_splits(full_voice_set(), 0)
-    full, large = (plan("sentences", SPECS["sentences"][s], splits, 0, s) for s in ("full", "large"))
+    full, large = (plan("sentences", SPECS["sentences"][s], splits, 0, s)
+                   for s in ("full", "large"))
     count = lambda clips, split: sum(c.split == split for c in clips)
     assert 3.9 < count(large, "train") / count(full, "train") < 4.1
     for split in ("validation", "test"):
@@ -250,8 +251,8 @@ def test_tfds_copy_of_a_split_over_the_memory_buffer_needs_no_tensorflow(tiny_se
     sources = tfds.data_source("audiojax_sentences/tiny", data_dir=tmp_path / "tfds",
                                download=False)
     for split in SPLITS:
-        assert sorted(sources[split][i]["id"].decode() + ".wav" for i in range(len(sources[split]))) \
-            == sorted(rel for rel, _, _ in read_manifest(tiny_sentences.path, split))
+        ids = [sources[split][i]["id"].decode() for i in range(len(sources[split]))]
+        assert sorted(i + ".wav" for i in ids) == sorted(rel for rel, _, _ in read_manifest(tiny_sentences.path, split))
     assert "tensorflow" not in sys.modules
 
 
@@ -381,7 +382,8 @@ def test_sampled_condition_manifests(tmp_path):
     assert [(e.path, e.label, e.speaker) for e in entries] == [
         (str(Path(p).relative_to(tmp_path.resolve())), label, speaker)
         for p, label, speaker in sample_clips(tmp_path, "validation", 5, seed=3, noise="colour")]
-    with pytest.raises(ValueError, match=r"count \(--count\): 500 clips asked, \d+ of split 'train'"):
+    with pytest.raises(ValueError,
+                       match=r"count \(--count\): 500 clips asked, \d+ of split 'train'"):
         sample_clips(tmp_path, "train", 500)
     with pytest.raises(ValueError, match=r"snr_db \(--snr\): give the noise kind"):
         sample_clips(tmp_path, "train", 5, noise="none", snr_db=(0, 10))

@@ -121,7 +121,8 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {sorted(CORPORA)}")
     if size not in builder.SIZES[name]:
-        raise ValueError(f"unknown size {size!r} of {name}; choose one of {tuple(builder.SIZES[name])}")
+        raise ValueError(f"unknown size {size!r} of {name}; "
+                         f"choose one of {tuple(builder.SIZES[name])}")
     t0 = time.time()
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     out = corpus_dir(data_dir, name, size)
@@ -190,8 +191,9 @@ def sample_clips(folder: str | os.PathLike, split: str, count: int, seed: int = 
              and (noise is None or noise_kind(c) == noise)
              and (snr_db is None or snr_db[0] <= c["aug"]["snr_db"] < snr_db[1])]
     if not 0 < count <= len(clips):
-        raise ValueError(f"count (--count): {count} clips asked, {len(clips)} of split {split!r} match"
-                         + (f" noise={noise}" if noise else "") + (f" snr_db={snr_db}" if snr_db else ""))
+        where = (f" noise={noise}" if noise else "") + (f" snr_db={snr_db}" if snr_db else "")
+        raise ValueError(f"count (--count): {count} clips asked, {len(clips)} of split {split!r} "
+                         f"match{where}")
     root = Path(folder).resolve()
     return [(str(root / c["path"]), c["label"], c["speaker"])
             for c in random.Random(seed).sample(clips, count)]

@@ -326,9 +326,10 @@ def write_crossed(size: str, seed: int, root: Path, voices_split: str, texts_spl
     """A diagnostic set of the ``sentences`` corpus: ``count`` sentences of ``texts_split``
     spoken by the voices of ``voices_split`` (e.g. training voices reading held-out text),
     with the corpus's synthesis and augmentation, into the folder ``root`` as ``manifest.tsv``
-    and ``clips.jsonl``. It separates the two things a held-out split changes at once: voices
-    and sentences. Voices and splits are those of the corpus built with the same size and
-    seed; the clips' random draws are new. Returns the number of clips."""
+    and ``clips.jsonl``. A held-out split changes voices, sentences and recordings at once;
+    these new recordings of chosen voices and sentences tell the three apart. Voices and splits
+    are those of the corpus built with the same size and seed; the clips' random draws are
+    new. Returns the number of clips."""
     if voices_split not in SPLITS or texts_split not in SPLITS:
         raise ValueError(f"voices and texts: splits among {', '.join(SPLITS)}, got "
                          f"{voices_split!r} and {texts_split!r}")
