@@ -119,7 +119,7 @@ def _lm(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from audiojax.evaluate import evaluate, evaluate_folder, speaker_table
+    from audiojax.evaluate import condition_table, evaluate, evaluate_folder, speaker_table
 
     if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
         if args.output:
@@ -137,6 +137,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(metrics["headline"])
     if metrics.get("per_speaker"):
         print(speaker_table(metrics["per_speaker"]))
+    if metrics.get("per_condition"):
+        print(condition_table(metrics["per_condition"]))
     print(f"wrote {', '.join(metrics['files'])}")
     curves = Path(args.workdir) / "learning_curves.png"
     if curves.exists():
@@ -306,10 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", help="a built corpus folder, e.g. ~/.cache/audiojax/sentences")
     p.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     p.add_argument("--count", type=int, required=True, help="clips to draw (without replacement)")
-    p.add_argument("--noise", default=None, choices=("none", "colour", "babble"),
+    p.add_argument("--noise", default=None, choices=("none", "colour", "babble", "babble+colour"),
                    help="only clips with this added noise (default: any)")
     p.add_argument("--snr", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
-                   help="only clips mixed at LOW <= SNR < HIGH dB (needs --noise colour|babble)")
+                   help="only clips mixed at LOW <= SNR < HIGH dB (needs a --noise other than none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", required=True, help="the manifest to write (.tsv)")
     p.set_defaults(func=_data_sample)

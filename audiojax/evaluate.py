@@ -6,6 +6,7 @@ Everything comes from the run's workdir: ``config.json``, ``labels.json`` and a 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any
 import jax
 import numpy as np
 
+from audiojax.data import corpus_dir
+from audiojax.data.corpora import CONDITIONS, conditions_of
 from audiojax.data.pipeline import make_loader, numeric
-from audiojax.data.sources import FileListSource, ManifestSource
+from audiojax.data.sources import LOCAL_CORPORA, FileListSource, ManifestSource
 from audiojax.tasks import get_task
 from audiojax.train import data as train_data
 from audiojax.train.checkpoint import Checkpoints
@@ -97,7 +100,8 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     batch = -(-batch // run.parallel.num_devices) * run.parallel.num_devices
     loader = train_data.loader_for(run.config, source, run.task, train=False, batch_size=batch)
     eval_step = run.parallel.compile_eval_step(run.task.eval_step)
-    metrics = evaluate_loader(run.task, run.parallel, eval_step, run.variables, loader)
+    groups_of = functools.partial(conditions_of, root=_corpus_of(run.config, manifest))
+    metrics = evaluate_loader(run.task, run.parallel, eval_step, run.variables, loader, groups_of)
     metrics = {"workdir": str(run.workdir), "checkpoint_step": run.step, "data": str(manifest or split),
                **({"decode": run.config.decode.to_dict()} if "decode" in run.config else {}),
                **metrics}
@@ -111,6 +115,19 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     return metrics
 
 
+def _corpus_of(config, manifest) -> Path | None:
+    """The built corpus whose ``clips.jsonl`` describes the evaluated clips: the run's own local
+    corpus for a split; for a manifest, None (:func:`conditions_of` looks above its clips)."""
+    name, _, size = config.data.source.partition("/")
+    if manifest is not None or name not in LOCAL_CORPORA:
+        return None
+    return corpus_dir(train_data.data_dir_of(config), name, size or "full")
+
+
+def _values(m: dict) -> str:
+    return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items())
+
+
 def speaker_table(per_speaker: dict) -> str:
     """``per_speaker`` metrics as aligned lines, worst speaker first (lowest accuracy or
     highest CER)."""
@@ -121,8 +138,20 @@ def speaker_table(per_speaker: dict) -> str:
     width = max(len(s) for s in per_speaker)
     lines = [f"per speaker (worst first), {len(per_speaker)} speakers:"]
     for speaker, m in sorted(per_speaker.items(), key=badness, reverse=True):
-        values = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in m.items())
-        lines.append(f"  {speaker:{width}s}  {values}")
+        lines.append(f"  {speaker:{width}s}  {_values(m)}")
+    return "\n".join(lines)
+
+
+def condition_table(per_condition: dict) -> str:
+    """``per_condition`` metrics as aligned lines: each condition's bins in
+    :data:`~audiojax.data.corpora.CONDITIONS` order."""
+    width = max(len(b) for bins in per_condition.values() for b in bins)
+    lines = ["per recording condition:"]
+    for name, bins in per_condition.items():
+        order = CONDITIONS.get(name, ())
+        lines.append(f"  {name}:")
+        for b in sorted(bins, key=lambda b: order.index(b) if b in order else len(order)):
+            lines.append(f"    {b:{width}s}  {_values(bins[b])}")
     return "\n".join(lines)
 
 

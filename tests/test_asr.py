@@ -244,6 +244,7 @@ def fast_compilation():
 
 
 def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fast_compilation):
+    from audiojax.data.corpora import CONDITIONS, clip_conditions, read_clips
     from audiojax.evaluate import evaluate, transcribe
     from audiojax.train.loop import train_and_evaluate
 
@@ -269,6 +270,15 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
         assert m["count"] == len(mine)
         assert m["cer"] == pytest.approx(jiwer.cer([r for r, _ in mine], [h for _, h in mine]))
     assert sum(m["count"] for m in metrics["per_speaker"].values()) == 12
+    # Per recording condition: each utterance in the bin its clips.jsonl record gives it.
+    condition_of = {c["label"]: clip_conditions(c) for c in read_clips(tiny_sentences.path)}
+    assert set(metrics["per_condition"]) == set(CONDITIONS)
+    for name, bins in metrics["per_condition"].items():
+        assert sum(m["count"] for m in bins.values()) == 12
+        for b, m in bins.items():
+            mine = [(r, h) for r, h in zip(refs, hyps) if condition_of[r][name] == b]
+            assert m["count"] == len(mine) > 0
+            assert m["cer"] == pytest.approx(jiwer.cer([r for r, _ in mine], [h for _, h in mine]))
     pngs = [Path(f) for f in metrics["files"][1:]]
     assert len(pngs) == 3 and all(p.stat().st_size > 1000 for p in pngs)
 

@@ -391,6 +391,42 @@ def test_sampled_condition_manifests(tmp_path):
         sample_clips(tmp_path, "train", 5, noise="pink")
 
 
+def test_clip_conditions_bin_each_recording_and_find_its_corpus(tmp_path):
+    from audiojax.data.corpora import CONDITIONS, clip_conditions, conditions_of
+
+    room = {"room": [4.0, 5.0, 3.0], "distance": 2.0}
+    clips = [
+        {"path": "wav/a.wav", "aug": {"peak_dbfs": -3.0}},
+        {"path": "wav/b.wav", "aug": {"room": {**room, "rt60": 0.399}, "noise": "colour+0.6",
+                                      "snr_db": 20.0}},
+        {"path": "wav/c.wav", "aug": {"room": {**room, "rt60": 0.4}, "noise": "babble+",
+                                      "snr_db": 19.99, "channel": "lowpass 4213"}},
+        {"path": "wav/d.wav", "aug": {"room": {**room, "rt60": 0.65}, "noise": "babble+colour-0.1",
+                                      "snr_db": 9.9, "channel": "bandpass 239-3636"}},
+    ]
+    bins = [clip_conditions(c) for c in clips]
+    assert bins == [
+        {"room": "none", "noise": "none", "noise kind": "none", "channel": "full band", "dry": "dry"},
+        {"room": "RT60 < 0.4 s", "noise": "SNR >= 20 dB", "noise kind": "colour",
+         "channel": "full band", "dry": "not dry"},
+        {"room": "RT60 0.4-0.65 s", "noise": "SNR 10-20 dB", "noise kind": "babble",
+         "channel": "lowpass", "dry": "not dry"},
+        {"room": "RT60 >= 0.65 s", "noise": "SNR < 10 dB", "noise kind": "babble+colour",
+         "channel": "bandpass", "dry": "not dry"},
+    ]
+    assert all(b[name] in CONDITIONS[name] for b in bins for name in CONDITIONS)
+    corpus = tmp_path / "corpus"
+    (corpus / "wav").mkdir(parents=True)
+    (corpus / "clips.jsonl").write_text("".join(json.dumps(c) + "\n" for c in clips))
+    expected = {name: [bins[i][name] for i in (3, 0, 2)] for name in CONDITIONS}
+    # A TFDS split's ids (relative, no .wav) and a manifest's paths (absolute) find the same.
+    assert conditions_of(["wav/d", "wav/a", "wav/c"], root=corpus) == expected
+    assert conditions_of([str(corpus / "wav" / f) for f in ("d.wav", "a.wav", "c.wav")]) == expected
+    assert conditions_of(["wav/a", "wav/zzz"], root=corpus) is None      # not all in the corpus
+    assert conditions_of([str(tmp_path / "elsewhere.wav")]) is None      # no clips.jsonl above
+    assert conditions_of([]) is None
+
+
 def test_crossed_set_reads_held_out_sentences_with_training_voices(tiny_sentences, tmp_path):
     from audiojax.cli import main
     from audiojax.data.corpora.builder import write_crossed

@@ -9,7 +9,8 @@ dict of class ids, or a picklable callable such as a tokenizer), ``init(rng, bat
 Optional: ``fixed_labels(config)`` (a static method: labels that do not come from the corpus,
 e.g. a character vocabulary) and ``combine(sums, out)`` (how evaluation accumulates
 ``eval_step`` outputs that are not sums, e.g. decoded text; default: added) and
-``per_speaker(sums, speakers)`` (metrics per speaker of the evaluated rows, in order).
+``per_group(sums, groups)`` (metrics per group of the evaluated rows, named in order: per
+speaker, per recording condition).
 """
 
 from __future__ import annotations

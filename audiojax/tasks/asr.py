@@ -282,17 +282,18 @@ class SpeechRecognition:
             "alignments": sums["alignments"],
         }
 
-    def per_speaker(self, sums: dict, speakers: list[str]) -> dict:
-        """``{speaker: {"cer", "wer", "count"}}`` over the evaluated utterances (in order)."""
-        groups: dict[str, list[int]] = {}
-        for i, speaker in enumerate(speakers):
-            groups.setdefault(speaker, []).append(i)
+    def per_group(self, sums: dict, groups: list[str]) -> dict:
+        """``{group: {"cer", "wer", "count"}}``, ``groups`` naming each evaluated utterance's
+        (in order): its speaker, its recording condition."""
+        members: dict[str, list[int]] = {}
+        for i, group in enumerate(groups):
+            members.setdefault(group, []).append(i)
         out = {}
-        for speaker, idx in sorted(groups.items()):
+        for group, idx in sorted(members.items()):
             refs = [sums["references"][i] for i in idx]
             hyps = [sums["hypotheses"][i] for i in idx]
-            out[speaker] = {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps)),
-                            "count": len(idx)}
+            out[group] = {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps)),
+                          "count": len(idx)}
         return out
 
     def check_source(self, source, where: str) -> None:

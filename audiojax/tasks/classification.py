@@ -102,14 +102,15 @@ class Classification:
             return {**out, "hits": [hits]}
         return {**{k: sums[k] + out[k] for k in out}, "hits": sums["hits"] + [hits]}
 
-    def per_speaker(self, sums: dict, speakers: list[str]) -> dict:
-        """``{speaker: {"accuracy", "count"}}`` over the evaluated rows (``speakers`` in order)."""
+    def per_group(self, sums: dict, groups: list[str]) -> dict:
+        """``{group: {"accuracy", "count"}}``, ``groups`` naming each evaluated row's (in order):
+        its speaker, its recording condition."""
         hits = np.concatenate(sums["hits"])
-        groups: dict[str, list[int]] = {}
-        for i, speaker in enumerate(speakers):
-            groups.setdefault(speaker, []).append(i)
-        return {s: {"accuracy": float(hits[idx].mean()), "count": len(idx)}
-                for s, idx in sorted(groups.items())}
+        members: dict[str, list[int]] = {}
+        for i, group in enumerate(groups):
+            members.setdefault(group, []).append(i)
+        return {g: {"accuracy": float(hits[idx].mean()), "count": len(idx)}
+                for g, idx in sorted(members.items())}
 
     def check_source(self, source, where: str) -> None:
         """Refuses a source (e.g. a manifest to evaluate on) holding labels the model lacks."""

@@ -60,22 +60,31 @@ def _add(sums, out):
     return out if sums is None else jax.tree.map(jnp.add, sums, out)
 
 
-def evaluate_loader(task, parallel: DataParallel, eval_step, variables, loader) -> dict:
+def evaluate_loader(task, parallel: DataParallel, eval_step, variables, loader,
+                    groups_of=None) -> dict:
     """Runs ``eval_step`` over every batch of ``loader`` (one pass) and summarizes the sums
     (accumulated by ``task.combine`` where a task has one, else added). Tasks with
-    ``per_speaker(sums, speakers)`` also get ``per_speaker`` metrics when the source names
-    speakers (one process only: there each process sees only its own rows' speakers)."""
+    ``per_group(sums, groups)`` also get ``per_speaker`` metrics when the source names
+    speakers, and ``per_condition`` ones (``{name: {bin: metrics}}``) when ``groups_of(ids)``
+    returns ``{name: [bin of each evaluated row]}`` (one process only: there each process sees
+    only its own rows)."""
     combine = getattr(task, "combine", _add)
-    sums, speakers = None, []
+    sums, speakers, ids = None, [], []
     for batch in loader:
         sums = combine(sums, eval_step(variables, parallel.put_batch(numeric(batch))))
         speakers += batch["speaker"][batch["mask"]].tolist()
+        ids += batch["id"][batch["mask"]].tolist()
     if sums is None:
         raise ValueError("evaluation split is empty")
     sums = jax.device_get(sums)
     metrics = task.summarize(sums)
-    if hasattr(task, "per_speaker") and jax.process_count() == 1 and any(speakers):
-        metrics["per_speaker"] = task.per_speaker(sums, speakers)
+    if hasattr(task, "per_group") and jax.process_count() == 1:
+        if any(speakers):
+            metrics["per_speaker"] = task.per_group(sums, speakers)
+        conditions = groups_of(ids) if groups_of else None
+        if conditions:
+            metrics["per_condition"] = {name: task.per_group(sums, bins)
+                                        for name, bins in conditions.items()}
     return metrics
 
 

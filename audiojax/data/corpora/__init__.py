@@ -166,13 +166,66 @@ def read_clips(folder: str | os.PathLike) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-NOISE_KINDS = ("none", "colour", "babble")
+NOISE_KINDS = ("none", "colour", "babble", "babble+colour")
 
 
 def noise_kind(clip: dict) -> str:
-    """``none``, ``colour`` or ``babble``: the noise the builder mixed into a clip."""
+    """One of :data:`NOISE_KINDS`: the noise the builder mixed into a clip."""
     noise = clip.get("aug", {}).get("noise")
     return "none" if noise is None else noise.rstrip("+-.0123456789")
+
+
+# How ``clip_conditions`` bins a clip's acoustics, in table order.
+CONDITIONS = {
+    "room": ("none", "RT60 < 0.4 s", "RT60 0.4-0.65 s", "RT60 >= 0.65 s"),
+    "noise": ("none", "SNR >= 20 dB", "SNR 10-20 dB", "SNR < 10 dB"),
+    "noise kind": NOISE_KINDS,
+    "channel": ("full band", "lowpass", "bandpass"),
+    "dry": ("dry", "not dry"),
+}
+
+
+def clip_conditions(clip: dict) -> dict[str, str]:
+    """The bins of :data:`CONDITIONS` a clip's recording falls in: its simulated room (by RT60),
+    added noise (by SNR, and by kind), band limitation, and ``dry`` (none of the three)."""
+    aug = clip.get("aug", {})
+    room, snr, channel = aug.get("room"), aug.get("snr_db"), aug.get("channel")
+    rt60 = room["rt60"] if room else None
+    return {
+        "room": ("none" if rt60 is None else "RT60 < 0.4 s" if rt60 < 0.4
+                 else "RT60 0.4-0.65 s" if rt60 < 0.65 else "RT60 >= 0.65 s"),
+        "noise": ("none" if snr is None else "SNR >= 20 dB" if snr >= 20
+                  else "SNR 10-20 dB" if snr >= 10 else "SNR < 10 dB"),
+        "noise kind": noise_kind(clip),
+        "channel": "full band" if channel is None else channel.split()[0],
+        "dry": "dry" if not (room or snr is not None or channel) else "not dry",
+    }
+
+
+def conditions_of(ids: list[str], root: str | os.PathLike | None = None
+                  ) -> dict[str, list[str]] | None:
+    """``{condition: [bin of each id]}`` (:func:`clip_conditions`) for evaluated clips, or None
+    when they are not all clips of one built corpus (only its ``clips.jsonl`` records them).
+
+    ``ids``: WAV paths, absolute or relative to ``root`` (the corpus folder), with or without
+    ``.wav`` (a TFDS copy's ids drop it). Without ``root`` the corpus is the first folder above
+    the first clip that holds a ``clips.jsonl`` (a manifest from ``audiojax data sample`` or
+    ``cross`` lists the clips of one)."""
+    if not ids:
+        return None
+    paths = [Path(root or "", i if i.endswith(".wav") else i + ".wav").resolve() for i in ids]
+    if root is None:
+        root = next((d for d in paths[0].parents if (d / "clips.jsonl").is_file()), None)
+        if root is None:
+            return None
+    root = Path(root).resolve()
+    if not (root / "clips.jsonl").is_file():
+        return None
+    by_path = {(root / c["path"]).resolve(): clip_conditions(c) for c in read_clips(root)}
+    rows = [by_path.get(p) for p in paths]
+    if any(r is None for r in rows):
+        return None
+    return {name: [r[name] for r in rows] for name in CONDITIONS}
 
 
 def sample_clips(folder: str | os.PathLike, split: str, count: int, seed: int = 0,
@@ -186,7 +239,7 @@ def sample_clips(folder: str | os.PathLike, split: str, count: int, seed: int = 
     if noise is not None and noise not in NOISE_KINDS:
         raise ValueError(f"noise: one of {', '.join(NOISE_KINDS)}, got {noise!r}")
     if snr_db is not None and noise in (None, "none"):
-        raise ValueError("snr_db (--snr): give the noise kind it applies to (colour or babble)")
+        raise ValueError("snr_db (--snr): give the noise kind it applies to (not none)")
     clips = [c for c in read_clips(folder) if c["split"] == split
              and (noise is None or noise_kind(c) == noise)
              and (snr_db is None or snr_db[0] <= c["aug"]["snr_db"] < snr_db[1])]
