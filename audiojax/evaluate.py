@@ -88,7 +88,10 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     Writes ``output`` (default ``WORKDIR/eval_<split or manifest stem>.json``) and the task's
     plots beside it (a confusion matrix for classification); ``decode`` overrides the run's
     decoding options (:func:`restore_run`), recorded in the output; returns the metrics, with
-    ``files`` listing what was written and ``headline`` a one-line summary.
+    ``files`` listing what was written and ``headline`` a one-line summary. Metrics per speaker
+    come with sources that name speakers, and per recording condition (``per_condition``:
+    room, noise, channel; :func:`~audiojax.data.corpora.clip_conditions`) with clips of a corpus
+    built here.
     """
     run = restore_run(workdir, checkpoint, decode)
     if manifest is not None:
@@ -100,7 +103,7 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     batch = -(-batch // run.parallel.num_devices) * run.parallel.num_devices
     loader = train_data.loader_for(run.config, source, run.task, train=False, batch_size=batch)
     eval_step = run.parallel.compile_eval_step(run.task.eval_step)
-    groups_of = functools.partial(conditions_of, root=_corpus_of(run.config, manifest))
+    groups_of = functools.partial(conditions_of, base=_clip_folder(run.config, source))
     metrics = evaluate_loader(run.task, run.parallel, eval_step, run.variables, loader, groups_of)
     metrics = {"workdir": str(run.workdir), "checkpoint_step": run.step, "data": str(manifest or split),
                **({"decode": run.config.decode.to_dict()} if "decode" in run.config else {}),
@@ -115,13 +118,15 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str = "
     return metrics
 
 
-def _corpus_of(config, manifest) -> Path | None:
-    """The built corpus whose ``clips.jsonl`` describes the evaluated clips: the run's own local
-    corpus for a split; for a manifest, None (:func:`conditions_of` looks above its clips)."""
+def _clip_folder(config, source) -> Path | str:
+    """What the evaluated clips' ids are relative to: a manifest's folder, the run's local corpus
+    for its TFDS copy (:func:`conditions_of` then finds the ``clips.jsonl`` above them)."""
+    if isinstance(source, ManifestSource):
+        return Path(source.path).parent
     name, _, size = config.data.source.partition("/")
-    if manifest is not None or name not in LOCAL_CORPORA:
-        return None
-    return corpus_dir(train_data.data_dir_of(config), name, size or "full")
+    if name in LOCAL_CORPORA:
+        return corpus_dir(train_data.data_dir_of(config), name, size or "full")
+    return ""
 
 
 def _values(m: dict) -> str:

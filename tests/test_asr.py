@@ -288,11 +288,14 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
     assert transcribe(workdir, files, checkpoint="latest") == [hypothesis_of[t] for t in texts[:3]]
 
     # Decoding options override the run's config and are recorded; unknown ones are refused.
-    greedy = evaluate(workdir, checkpoint="latest", split="test", output=tmp_path / "greedy.json",
-                      decode={"beam_width": 1, "ctc_weight": 0.0})
+    # (On the split's manifest: its relative paths lead to the same clips.jsonl records.)
+    greedy = evaluate(workdir, checkpoint="latest", manifest=tiny_sentences.path / "test.tsv",
+                      output=tmp_path / "greedy.json", decode={"beam_width": 1, "ctc_weight": 0.0})
     assert metrics["decode"]["ctc_weight"] == 0.3 and metrics["decode"]["beam_width"] == 2
     assert greedy["decode"]["ctc_weight"] == 0.0 and greedy["decode"]["beam_width"] == 1
     assert greedy["count"] == 12
+    assert {n: {b: m["count"] for b, m in bins.items()} for n, bins in greedy["per_condition"].items()} \
+        == {n: {b: m["count"] for b, m in bins.items()} for n, bins in metrics["per_condition"].items()}
     with pytest.raises(ValueError, match="decode: unknown options \\['beam'\\]"):
         evaluate(workdir, checkpoint="latest", split="test", decode={"beam": 3})
 

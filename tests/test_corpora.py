@@ -419,10 +419,12 @@ def test_clip_conditions_bin_each_recording_and_find_its_corpus(tmp_path):
     (corpus / "wav").mkdir(parents=True)
     (corpus / "clips.jsonl").write_text("".join(json.dumps(c) + "\n" for c in clips))
     expected = {name: [bins[i][name] for i in (3, 0, 2)] for name in CONDITIONS}
-    # A TFDS split's ids (relative, no .wav) and a manifest's paths (absolute) find the same.
-    assert conditions_of(["wav/d", "wav/a", "wav/c"], root=corpus) == expected
+    # A TFDS split's ids (relative, no .wav) and a manifest's paths (relative to it, or
+    # absolute) find the same records.
+    assert conditions_of(["wav/d", "wav/a", "wav/c"], base=corpus) == expected
+    assert conditions_of(["d.wav", "a.wav", "c.wav"], base=corpus / "wav") == expected
     assert conditions_of([str(corpus / "wav" / f) for f in ("d.wav", "a.wav", "c.wav")]) == expected
-    assert conditions_of(["wav/a", "wav/zzz"], root=corpus) is None      # not all in the corpus
+    assert conditions_of(["wav/a", "wav/zzz"], base=corpus) is None      # not all in the corpus
     assert conditions_of([str(tmp_path / "elsewhere.wav")]) is None      # no clips.jsonl above
     assert conditions_of([]) is None
 

@@ -202,24 +202,19 @@ def clip_conditions(clip: dict) -> dict[str, str]:
     }
 
 
-def conditions_of(ids: list[str], root: str | os.PathLike | None = None
-                  ) -> dict[str, list[str]] | None:
+def conditions_of(ids: list[str], base: str | os.PathLike = "") -> dict[str, list[str]] | None:
     """``{condition: [bin of each id]}`` (:func:`clip_conditions`) for evaluated clips, or None
     when they are not all clips of one built corpus (only its ``clips.jsonl`` records them).
 
-    ``ids``: WAV paths, absolute or relative to ``root`` (the corpus folder), with or without
-    ``.wav`` (a TFDS copy's ids drop it). Without ``root`` the corpus is the first folder above
-    the first clip that holds a ``clips.jsonl`` (a manifest from ``audiojax data sample`` or
-    ``cross`` lists the clips of one)."""
+    ``ids``: WAV paths, absolute or relative to ``base`` (a corpus folder for a split's ids, a
+    manifest's folder for its paths), with or without ``.wav`` (a TFDS copy's ids drop it). The
+    corpus is the first folder above the first clip that holds a ``clips.jsonl`` (also where
+    `audiojax data sample` or `cross` manifests point)."""
     if not ids:
         return None
-    paths = [Path(root or "", i if i.endswith(".wav") else i + ".wav").resolve() for i in ids]
+    paths = [Path(base, i if i.endswith(".wav") else i + ".wav").resolve() for i in ids]
+    root = next((d for d in paths[0].parents if (d / "clips.jsonl").is_file()), None)
     if root is None:
-        root = next((d for d in paths[0].parents if (d / "clips.jsonl").is_file()), None)
-        if root is None:
-            return None
-    root = Path(root).resolve()
-    if not (root / "clips.jsonl").is_file():
         return None
     by_path = {(root / c["path"]).resolve(): clip_conditions(c) for c in read_clips(root)}
     rows = [by_path.get(p) for p in paths]
