@@ -214,6 +214,17 @@ def plot_metric(path: Path, names: list[str], runs: list[dict], rows: list[dict]
     plt.close(fig)
 
 
+LEGEND_CHARS = 60  # past this, a configuration's factors name its curves less well than its folder
+
+
+def curve_label(row: dict, member: dict) -> str:
+    """A run's legend entry: its configuration's factors and seed, or, where those are too long
+    to read (a plain folder of runs differing in many keys), its workdir's name."""
+    if len(row["configuration"]) > LEGEND_CHARS:
+        return member["name"]
+    return f"{row['configuration']} (seed {member['seed']})"
+
+
 def plot_curves(path: Path, rows: list[dict]) -> None:
     """Validation metric against step for every run: one colour per configuration."""
     metric = rows[0]["members"][0]["metric"]
@@ -223,7 +234,7 @@ def plot_curves(path: Path, rows: list[dict]) -> None:
             if m["curve"]:
                 steps, values = zip(*m["curve"])
                 ax.plot(steps, values, color=f"C{i % 10}", ls=("-", "--", ":", "-.")[j % 4],
-                        marker="o", ms=3, label=f"{row['configuration']} (seed {m['seed']})")
+                        marker="o", ms=3, label=curve_label(row, m))
     ax.set(xlabel="step", ylabel=f"validation {metric}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -74,3 +74,13 @@ def test_report_cli_names_a_folder_without_runs(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert f"audiojax report: error: {tmp_path}: no run workdirs in it" in out.stderr
+
+
+def test_curves_are_named_by_folder_when_the_factors_are_too_long_to_read():
+    from audiojax.report import LEGEND_CHARS, curve_label
+
+    member = {"name": "asr_large_9k", "seed": 0}
+    assert curve_label({"configuration": "model.frontend=mfcc"}, member) \
+        == "model.frontend=mfcc (seed 0)"
+    long = ", ".join(f"key{i}=value{i}" for i in range(10))
+    assert len(long) > LEGEND_CHARS and curve_label({"configuration": long}, member) == "asr_large_9k"
