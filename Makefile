@@ -19,7 +19,8 @@ NONFREE_VOICE_PACKAGES := mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbr
   libttspico-utils rhvoice rhvoice-english
 DEBIAN_SOURCES := /etc/apt/sources.list.d/debian.sources
 NONFREE_SOURCES := /etc/apt/sources.list.d/audiojax-nonfree.sources
-PYTEST_ARGS ?= -n 2
+# The full device and bfloat16 matrix is marked slow: `make test PYTEST_ARGS="-n 2"` runs it too.
+PYTEST_ARGS ?= -n 2 -m "not slow"
 
 .PHONY: main demo test setup system-packages voices bench clean
 

@@ -31,7 +31,13 @@ def _data_check(args: argparse.Namespace) -> int:
         path = Path(args.labels)
         labels = (path.read_text().split() if path.is_file()
                   else [x for x in args.labels.split(",") if x])
-    return check.run_check(args.manifest, labels=labels, expect_channels=args.channels)
+    columns = None
+    if args.task:
+        from audiojax.tasks import task_class
+
+        columns = task_class(args.task).columns
+    return check.run_check(args.manifest, labels=labels, expect_channels=args.channels,
+                           columns=columns)
 
 
 def _data_transcode(args: argparse.Namespace) -> int:
@@ -76,7 +82,7 @@ def _exit_on_sigterm() -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from audiojax.train.config import load_config
+    from audiojax.config import load_config
     from audiojax.train.loop import train_and_evaluate
 
     _exit_on_sigterm()
@@ -87,56 +93,32 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_decode_options(p: argparse.ArgumentParser) -> None:
-    """Speech recognition: overrides of the run's ``config.decode``."""
-    p.add_argument("--beam-width", type=int, default=None,
-                   help="ASR: beam search width (default: the run's config.decode.beam_width)")
-    p.add_argument("--ctc-weight", type=float, default=None,
-                   help="ASR: weight in [0, 1] of the CTC head's score in beam search (joint "
-                        "CTC-attention decoding; 1: the CTC head alone; default: the run's "
-                        "config.decode.ctc_weight)")
-    p.add_argument("--lm-weight", type=float, default=None,
-                   help="ASR: weight of a character n-gram language model in beam search "
-                        "(shallow fusion; default: the run's config.decode.lm_weight)")
-    p.add_argument("--lm", default=None,
-                   help="ASR: the language model file (default: WORKDIR/lm.npz, made by "
-                        "`audiojax lm --workdir WORKDIR`)")
-
-
-def _decode_options(args: argparse.Namespace) -> dict:
-    return {"beam_width": args.beam_width, "ctc_weight": args.ctc_weight,
-            "lm_weight": args.lm_weight, "lm": args.lm}
-
-
-def _lm(args: argparse.Namespace) -> int:
-    from audiojax.tasks.asr import build_language_model
-
-    path, lm = build_language_model(args.output, args.order, workdir=args.workdir,
-                                    text_files=args.text)
-    sizes = ", ".join(str(len(k)) for k in lm.keys)
-    print(f"wrote {path}: order {lm.order}, contexts seen per length 1..{lm.order - 1}: {sizes}")
-    return 0
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from audiojax.evaluate import condition_table, evaluate, evaluate_folder, speaker_table
+    from audiojax.runs import read_config
+    from audiojax.tasks import all_options
+    from audiojax.tasks.commands import overrides_from
 
+    overrides = overrides_from(args, all_options())
+    where = dict(split=args.split, manifest=args.manifest, evaluator=args.evaluator)
     if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
         if args.output:
             raise ValueError("--output: not with a sweep folder (each run writes its own)")
-        done, skipped = evaluate_folder(args.workdir, checkpoint=args.checkpoint, split=args.split,
-                                        manifest=args.manifest, decode=_decode_options(args))
+        done, skipped = evaluate_folder(args.workdir, checkpoint=args.checkpoint,
+                                        overrides=overrides, **where)
         for metrics in done:
             print(f"{Path(metrics['workdir']).name}: {metrics['headline']}")
         for why in skipped:
             print(f"skipped {why}")
         print(f"then: audiojax report {args.workdir}")
         return 0
-    metrics = evaluate(args.workdir, checkpoint=args.checkpoint, split=args.split,
-                       manifest=args.manifest, output=args.output, decode=_decode_options(args))
+    metrics = evaluate(args.workdir, checkpoint=args.checkpoint, output=args.output,
+                       overrides=overrides, **where)
     print(metrics["headline"])
     if metrics.get("per_speaker"):
-        print(speaker_table(metrics["per_speaker"]))
+        config = read_config(args.workdir)
+        print(speaker_table(metrics["per_speaker"], config.best_metric.partition("/")[2],
+                            config.best_mode))
     if metrics.get("per_condition"):
         print(condition_table(metrics["per_condition"]))
     print(f"wrote {', '.join(metrics['files'])}")
@@ -146,12 +128,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from audiojax.evaluate import predict
+def _task_command(args: argparse.Namespace) -> int:
+    """A task's inference command, dispatched on the task of ``--workdir``'s run."""
+    from audiojax.runs import OPENER, read_config
+    from audiojax.tasks import all_commands, commands_of
 
-    for path, top in zip(args.files, predict(args.workdir, args.files, args.checkpoint, args.top_k)):
-        print(path + "\t" + "  ".join(f"{label} {p:.3f}" for label, p in top))
-    return 0
+    candidates = all_commands()[args.command]
+    workdir = getattr(args, "workdir", None)
+    if workdir is None and len(candidates) == 1:
+        return candidates[0].run(args, OPENER)
+    task = read_config(workdir).task
+    for command in candidates:
+        if command.task == task:
+            return command.run(args, OPENER)
+    offered = ", ".join(c.name for c in commands_of(task)) or "none"
+    raise ValueError(f"--workdir {workdir}: `audiojax {args.command}` is for "
+                     f"{' or '.join(c.task for c in candidates)} runs, not a {task} run (its "
+                     f"commands: {offered})")
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -172,26 +165,10 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from audiojax.generate import generate
-
-    files = generate(args.workdir, args.seconds, args.num, args.out, condition=args.condition,
-                     mel_from=args.mel_from, temperature=args.temperature,
-                     checkpoint=args.checkpoint, seed=args.seed)
-    print(f"wrote {len(files)} files to {args.out}")
-    return 0
-
-
-def _transcribe(args: argparse.Namespace) -> int:
-    from audiojax.evaluate import transcribe
-
-    for path, text in zip(args.files, transcribe(args.workdir, args.files, args.checkpoint,
-                                                 _decode_options(args))):
-        print(f"{path}\t{text}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from audiojax.tasks import all_commands, all_options
+    from audiojax.tasks.commands import add_options
+
     parser = argparse.ArgumentParser(prog="audiojax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -206,24 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", required=True, help="run folder: config, checkpoints, metrics, plots")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("evaluate", help="metrics of a run's checkpoint on a split or a manifest")
+    p = sub.add_parser("evaluate", help="metrics of a run's checkpoint on a split, a manifest "
+                                         "or one of its evaluators")
     p.add_argument("--workdir", required=True,
                    help="a run's workdir, or a sweep folder: then every run in it is evaluated")
     p.add_argument("--checkpoint", default="best", help="best, latest or a step (default: best)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--split", default="test", help="split of the run's corpus (default: test)")
+    where.add_argument("--split", default=None, help="split of the run's corpus (default: test)")
     where.add_argument("--manifest", default=None,
-                       help="any TSV: path<TAB>label (or transcript, for ASR runs) per line")
+                       help="any TSV in the task's columns: path<TAB>label (or transcript, for "
+                            "ASR runs) per line")
+    where.add_argument("--evaluator", default=None, help="one of the run's config.evals")
     p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
-    _add_decode_options(p)
+    add_options(p, all_options())
     p.set_defaults(func=_evaluate)
-
-    p = sub.add_parser("predict", help="top classes of audio files under a run's checkpoint")
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--checkpoint", default="best")
-    p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=_predict)
 
     p = sub.add_parser("sweep", help="train every run of a launch/ sweep file (skips finished ones)")
     p.add_argument("sweep", help="launch/FILE.py[:VARIANT]")
@@ -242,37 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default=None, help="metric to compare (default: the runs' best_metric)")
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("generate", help="sample waveforms from a generation run (WAV + PNG each)")
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--checkpoint", default="best")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="length of each output (default for --mel-from: the file's length)")
-    p.add_argument("--num", type=int, default=1, help="number of outputs (streams sampled together)")
-    p.add_argument("--out", required=True, help="output folder")
-    given = p.add_mutually_exclusive_group()
-    given.add_argument("--condition", default=None, help="word label, for a word-conditioned model")
-    given.add_argument("--mel-from", default=None, help="WAV whose log-mel a vocoder renders")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_generate)
-
-    p = sub.add_parser("transcribe", help="text of audio files under a speech-recognition run")
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--checkpoint", default="best")
-    _add_decode_options(p)
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=_transcribe)
-
-    p = sub.add_parser("lm", help="a character n-gram language model for ASR beam search")
-    p.add_argument("--workdir", default=None,
-                   help="a speech-recognition run: its training transcripts (output default: "
-                        "WORKDIR/lm.npz)")
-    p.add_argument("--text", nargs="*", default=(),
-                   help="more text: .tsv manifests (their transcripts) or plain text, a sentence "
-                        "per line")
-    p.add_argument("--order", type=int, default=6, help="n-gram order (default 6)")
-    p.add_argument("--output", default=None, help="the .npz to write")
-    p.set_defaults(func=_lm)
+    # The tasks' inference commands (predict, transcribe, generate, ...), from the registry.
+    for name, commands in sorted(all_commands().items()):
+        p = sub.add_parser(name, help=commands[0].help, conflict_handler="resolve")
+        for command in commands:  # a name several tasks offer takes all their options
+            command.add_arguments(p)
+        p.set_defaults(func=_task_command)
 
     data = sub.add_parser("data", help="build, check, sample, cross and transcode corpora")
     data = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
@@ -291,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allowed labels: comma-separated, or a file with one label per line "
                         "(default: the corpus's info.json beside the manifest, if any)")
     p.add_argument("--channels", type=int, default=1, help="expected channel count (default: 1)")
+    p.add_argument("--task", default=None,
+                   help="read the manifest with this task's columns (default: path<TAB>label"
+                        "[<TAB>speaker])")
     p.set_defaults(func=_data_check)
 
     p = data.add_parser("transcode", help="a small Ogg/Opus copy of a corpus (for a remote box)")

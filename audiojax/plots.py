@@ -46,14 +46,19 @@ def features_png(
     plt.close(fig)
 
 
+_COUNTS = ("step", "time", "split", "count", "samples", "tokens")
+
+
 def learning_curves_png(path: str | os.PathLike, records: list[dict], title: str = "") -> None:
-    """Loss and every other shared scalar (accuracy, ...) against step, train vs validation.
+    """Every scalar metric the evaluators report (loss, accuracy, CER, bits per sample, ...)
+    against step, one panel each, a line per split that has it (training included); the
+    trainer's own diagnostics (learning rate, norms) are left to TensorBoard.
 
     ``records``: ``metrics.jsonl`` rows ``{"step", "split", name: value, ...}``.
     """
     splits = sorted({r["split"] for r in records})
-    names = [n for n in ("loss", "accuracy", "cer", "wer", "macro_f1")
-             if any(n in r for r in records)]
+    evaluated = {k for r in records if r["split"] != "train" for k in r} - set(_COUNTS)
+    names = sorted(evaluated, key=lambda n: (n != "loss", n))
     if not names:
         return
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), constrained_layout=True,

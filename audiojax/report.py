@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from audiojax.sweep import RUN_FILE, run_workdirs  # noqa: E402
+from audiojax.train.loop import read_run_config  # noqa: E402
 from audiojax.train.metrics_log import read_metrics  # noqa: E402
 
 IGNORED_KEYS = {"seed", "experiment", "data.data_dir"}  # never factors
@@ -56,16 +57,20 @@ def read_run(workdir: Path, metric: str | None = None) -> dict:
     """One run's numbers: ``{"name", "config", "seed", "overrides", "steps", "final", "best",
     "evals": {split: value}, "wall_seconds", "examples_per_second", "curve": [(step, value)]}``.
 
-    ``final``/``best``: the last and the best (by ``best_mode``) value of ``metric`` (default the
-    run's ``best_metric``) over its validation records in ``metrics.jsonl``.
+    ``final``/``best``: the last and the best (by ``best_mode``) value of ``metric``
+    (``EVALUATOR/METRIC`` or a metric of the evaluator ranking checkpoints; default the run's
+    ``best_metric``) over that evaluator's records in ``metrics.jsonl``.
     """
-    config = json.loads((workdir / "config.json").read_text())
-    metric = metric or config.get("best_metric", "accuracy")
+    config = read_run_config(workdir).to_dict()
+    best_evaluator, _, best = config["best_metric"].partition("/")
+    if metric and "/" in metric:
+        split, metric = metric.split("/", 1)
+    else:
+        split, metric = best_evaluator, metric or best
     records = read_metrics(workdir)
-    split = config.get("eval_split", "validation")
     curve = [(r["step"], r[metric]) for r in records if r["split"] == split and metric in r]
     values = [v for _, v in curve]
-    pick = min if config.get("best_mode", "max") == "min" else max
+    pick = min if config["best_mode"] == "min" else max
     train = [r for r in records if r["split"] == "train" and "examples_per_second" in r]
     # The first window includes compilation: not throughput.
     speeds = [r["examples_per_second"] for r in (train[1:] or train)]

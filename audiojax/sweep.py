@@ -16,7 +16,6 @@ the same sweep again skips finished runs and resumes interrupted ones.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import itertools
 import json
 import os
@@ -28,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from audiojax.train.config import load_config
+from audiojax.config import load_config, load_module
 
 RUN_FILE = "sweep_run.json"   # in each run's workdir: its spec, command and attempts
 DONE_FILE = "DONE"            # written when `audiojax train` returned 0
@@ -132,9 +131,7 @@ def load_sweep(spec: str) -> list[dict]:
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"sweep: no such sweep file {path!r}")
-    module_spec = importlib.util.spec_from_file_location(f"audiojax_sweep_{file.stem}", file)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = load_module(file, "sweep")
     if not hasattr(module, "get_sweep"):
         raise ValueError(f"sweep: {path} defines no get_sweep()")
     out, names = [], {}

@@ -25,19 +25,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audiojax.data.pipeline import numeric  # noqa: E402
-from audiojax.tasks import get_task  # noqa: E402
-from audiojax.train import data as train_data  # noqa: E402
-from audiojax.train.config import load_config  # noqa: E402
-from audiojax.train.loop import initial_state  # noqa: E402
-from audiojax.train.state import make_optimizer  # noqa: E402
+from audiojax.tasks import get_task, task_class  # noqa: E402
+from audiojax.data.splits import loader_for, open_split  # noqa: E402
+from audiojax.config import load_config  # noqa: E402
+from audiojax.train.loop import initial_state, optimizer_for  # noqa: E402
 from audiojax.train.step import make_train_step  # noqa: E402
 
 EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "asr_attention.py"
 
 
 def batches(config, task, count: int) -> list[dict]:
-    loader = train_data.loader_for(config, train_data.open_split(config, "train"), task,
-                                   train=True, batch_size=config.batch_size)
+    loader = loader_for(config, open_split(config, "train"), task.label_to_id, train=True,
+                        batch_size=config.batch_size)
     it = iter(loader)
     out = [numeric(next(it)) for _ in range(count)]
     it.close()
@@ -51,10 +50,9 @@ def main() -> None:
     args = parser.parse_args()
 
     config = load_config(str(EXPERIMENT), [f"data.source=sentences/{args.size}"])
-    labels = train_data.labels_for(config)
-    task = get_task(config, labels)
-    tx = make_optimizer(config, steps_per_epoch=100)
-    step = jax.jit(lambda s, b: make_train_step(task, tx)(s, b, None), donate_argnums=0)
+    task = get_task(config, task_class(config.task).labels_for(config))
+    tx, schedule = optimizer_for(config, steps_per_epoch=100)
+    step = jax.jit(lambda s, b: make_train_step(task, tx, schedule)(s, b, None), donate_argnums=0)
     padded_config = load_config(str(EXPERIMENT), [f"data.source=sentences/{args.size}",
                                                   "data.bucket_seconds=()"])
     runs = {"bucketed": batches(config, task, args.batches),

@@ -25,12 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audiojax.data.pipeline import make_loader  # noqa: E402
-from audiojax.decode import make_decoder  # noqa: E402
+from audiojax.tasks.asr.decode import make_decoder  # noqa: E402
 from audiojax.models.seq2seq import Recognizer  # noqa: E402
 from audiojax.tasks import get_task  # noqa: E402
-from audiojax.tasks.asr import CharTokenizer  # noqa: E402
-from audiojax.train import data as train_data  # noqa: E402
-from audiojax.train.config import load_config  # noqa: E402
+from audiojax.tasks.asr.tokenizer import CharTokenizer  # noqa: E402
+from audiojax.data.splits import open_split, prepare  # noqa: E402
+from audiojax.config import load_config  # noqa: E402
 
 EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "asr_attention.py"
 
@@ -85,22 +85,24 @@ def main() -> None:
                      and (Path(args.workdir) / "lm.npz").is_file() else "")
 
     if args.workdir:
-        from audiojax.evaluate import restore_run
+        from audiojax.runs import restore
 
-        run = restore_run(args.workdir, "best")
-        config, task, variables = run.config, run.task, run.parallel.get_state(run.variables)
+        run = restore(args.workdir, "best")
+        config, task, variables = run.config, run.task, run.variables
     else:
         config = load_config(str(EXPERIMENT), [f"data.source={args.data}"])
         task = get_task(config, list(CharTokenizer.vocabulary))
         variables = None
-    train_data.ensure_corpus(config)
-    loader = make_loader(train_data.open_split(config, "test"), sample_rate=config.data.sample_rate,
+    prepare(config)
+    loader = make_loader(open_split(config, "test"), sample_rate=config.data.sample_rate,
                          batch_size=args.batch, train=False, label_to_id=task.label_to_id,
                          max_length=int(round(config.data.max_seconds * config.data.sample_rate)))
     batch = next(iter(loader))
     audio, lengths = jnp.asarray(batch["audio"]), jnp.asarray(batch["length"])
     if variables is None:
-        variables = jax.jit(task.init)(jax.random.PRNGKey(0), {"audio": audio, "length": lengths})
+        variables = jax.jit(task.init)(jax.random.PRNGKey(0), {
+            "audio": audio, "length": lengths,
+            "label": jnp.zeros((len(lengths), config.max_label_length), jnp.int32)})
     seconds = float(np.sum(batch["length"])) / config.data.sample_rate
     print(f"{platform.processor() or platform.machine()}, {jax.devices()[0].platform}, "
           f"jax {jax.__version__}; batch {args.batch}, {seconds:.1f} s of audio "

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from audiojax.models.rnn import ArticleGRUCell, RNNEncoder, time_mask  # noqa: E402
+from audiojax.masking import length_mask  # noqa: E402
+from audiojax.models.rnn import ArticleGRUCell, RNNEncoder  # noqa: E402
 
 SHAPES = {"asr": dict(batch=32, frames=125, features=640, hidden=192, layers=3),
           "kws": dict(batch=64, frames=50, features=80, hidden=128, layers=2)}
@@ -41,12 +42,12 @@ class StepwiseEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x, lengths):
-        x = x * time_mask(lengths, x.shape[1])[..., None]
+        x = x * length_mask(lengths, x.shape[1])[..., None]
         for i in range(self.layers):
             cell = lambda d: ArticleGRUCell(self.hidden, use_bias=True, name=f"{d}_cell_{i}")  # noqa: E731,B023
             x = nn.Bidirectional(nn.RNN(cell("forward")), nn.RNN(cell("backward")))(
                 x, seq_lengths=lengths)
-            x = x * time_mask(lengths, x.shape[1])[..., None]
+            x = x * length_mask(lengths, x.shape[1])[..., None]
         return x
 
 

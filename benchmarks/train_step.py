@@ -31,7 +31,7 @@ import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audiojax.models.classifiers import WaveformCNN  # noqa: E402
-from audiojax.tasks.classification import Classification  # noqa: E402
+from audiojax.tasks.classification.task import Classification  # noqa: E402
 from audiojax.train.defaults import base_config  # noqa: E402
 from audiojax.train.state import TrainState  # noqa: E402
 from audiojax.train.step import make_train_step  # noqa: E402
@@ -95,8 +95,7 @@ def torch_model_and_step(batch: int, device: str, dtype: str):
 
 
 def jax_step(batch: int, dtype: str = "float32"):
-    config = base_config()
-    config.model.name = "waveform_cnn"
+    config = base_config("classification", "waveform_cnn")
     config.compute_dtype = dtype
     config.parallel = "jit"
     task = Classification(config, [str(i) for i in range(NUM_CLASSES)])
@@ -107,7 +106,8 @@ def jax_step(batch: int, dtype: str = "float32"):
             "label": jnp.asarray(rng.integers(0, NUM_CLASSES, batch), jnp.int32),
             "mask": jnp.ones((batch,), bool)}
     state = TrainState.create(task.init(jax.random.PRNGKey(0), data), tx, jax.random.PRNGKey(1))
-    step = jax.jit(lambda s, b: make_train_step(task, tx)(s, b, None), donate_argnums=0)
+    step = jax.jit(lambda s, b: make_train_step(task, tx, optax.constant_schedule(1e-3))(s, b, None),
+                   donate_argnums=0)
     holder = {"state": state}
 
     def run():

@@ -20,7 +20,7 @@ import time
 import jax
 import numpy as np
 
-from audiojax.generate import cached_sampler, initial_state, naive_sampler
+from audiojax.tasks.generation.samplers import cached_sampler, initial_state, naive_sampler
 from audiojax.models.wavenet import WaveNet
 
 

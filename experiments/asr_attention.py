@@ -20,7 +20,7 @@ Encoder frames are 40 ms (2.5 per character at the corpus's median 14.5 characte
 CTC head can align every transcript (0.6% of utterances are too fast; their CTC term is left
 out) and the attention reads the same frames the CTC loss has taught to be about characters.
 ``guided_attention`` adds a penalty on attention far from the diagonal
-(``audiojax.tasks.asr.guided_attention_penalty``): the alignment is sharp and monotonic within
+(``audiojax.tasks.asr.task.guided_attention_penalty``): the alignment is sharp and monotonic within
 600 steps (experiments/figures/asr_alignment_guided.png), where it was still diffuse after 1000.
 
 Dropout, SpecAugment and added noise are off: with them validation CER was 6 points worse
@@ -30,20 +30,16 @@ length), level augmentation, per-utterance mean normalization of the log-mels, c
 shared across frequency and label smoothing.
 """
 
-import ml_collections
-
 from audiojax.train.defaults import apply_variant, base_config
 
 
 def get_config(variant=None):
-    c = base_config()
-    c.task = "asr"
+    c = base_config("asr", "recognizer")
     c.data.source = "sentences/large"   # 4x the full corpus's training recordings (docstring)
     c.data.max_seconds = 9.0         # above the longest utterance: ASR must never crop
     # Batches padded to 2.5/3.5/5/9 s by length (median 2.6 s): 1.24x the true audio, not 3.4x.
     c.data.bucket_seconds = (2.5, 3.5, 5.0)
     c.max_label_length = 120         # characters + EOS; longer transcripts are refused
-    c.model.name = "recognizer"
     c.model.n_mels = 80
     c.model.conv_channels = (32, 32)  # two stride-2 3x3 convolutions: 40 ms frames ...
     c.model.input_stack = 1
@@ -68,8 +64,8 @@ def get_config(variant=None):
     # Joint CTC-attention beam search: 0.3 of each hypothesis's score from the CTC head. A
     # character n-gram model (`audiojax lm`, file `lm`) joins with `lm_weight`; it is made
     # after training from the training transcripts, so evaluation sets it (`--lm-weight 0.2`).
-    c.decode = ml_collections.ConfigDict(dict(beam_width=4, length_penalty=1.0, max_ratio=3.0,
-                                              ctc_weight=0.3, lm="", lm_weight=0.0))
+    c.decode.beam_width = 4
+    c.decode.ctc_weight = 0.3
     c.augment.speed = (0.9, 1.1)
     c.augment.gain_db = 6.0
     c.augment.noise_prob = 0.0
@@ -84,9 +80,9 @@ def get_config(variant=None):
     # epochs of the full corpus) and 5 beam-4 validations fit in 2 hours.
     c.num_train_steps = 4500
     c.log_every_steps = 50
-    c.eval_every_steps = 1000
+    c.evals.validation.every_steps = 1000
     c.checkpoint_every_steps = 1000
-    c.best_metric = "cer"
+    c.best_metric = "validation/cer"
     c.best_mode = "min"
     if variant == "tiny":
         c.model.n_mels = 20
@@ -103,5 +99,5 @@ def get_config(variant=None):
     if variant == "small":  # ASR needs more steps than the 10-minute KWS job
         c.num_train_steps = 1500
         c.warmup_steps = 200
-        c.eval_every_steps = c.checkpoint_every_steps = 250
+        c.evals.validation.every_steps = c.checkpoint_every_steps = 250
     return c

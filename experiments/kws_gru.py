@@ -10,10 +10,9 @@ from audiojax.train.defaults import apply_variant, base_config
 
 
 def get_config(variant=None):
-    c = base_config()
+    c = base_config("classification", "gru_classifier")
     c.data.source = "commands"
     c.data.max_seconds = 1.0
-    c.model.name = "gru_classifier"
     c.model.n_mels = 40
     c.model.input_stack = 2          # 20 ms steps
     c.model.hidden = 128

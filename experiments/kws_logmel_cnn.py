@@ -9,10 +9,9 @@ from audiojax.train.defaults import apply_variant, base_config
 
 
 def get_config(variant=None):
-    c = base_config()
+    c = base_config("classification", "logmel_cnn")
     c.data.source = "commands"
     c.data.max_seconds = 1.0
-    c.model.name = "logmel_cnn"
     c.model.frontend = "logmel"          # or "mfcc" (launch/kws_frontends.py compares them)
     c.model.n_mels = 64
     c.model.channels = (32, 64, 128, 256)

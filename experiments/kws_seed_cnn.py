@@ -12,10 +12,9 @@ from audiojax.train.defaults import apply_variant, base_config
 
 
 def get_config(variant=None):
-    c = base_config()
+    c = base_config("classification", "waveform_cnn")
     c.data.source = "commands"
     c.data.max_seconds = 1.0             # the corpus's clips are 1 s
-    c.model.name = "waveform_cnn"
     c.model.masked_pooling = True        # False: the article's unmasked average
     c.optimizer = "adam"
     c.learning_rate = 1e-3

@@ -11,12 +11,10 @@ from audiojax.train.defaults import apply_variant, base_config
 
 
 def get_config(variant=None):
-    c = base_config()
-    c.task = "generation"
-    c.generation = {"condition": "label"}
+    c = base_config("generation", "samplernn")
+    c.generation.condition = "label"
     c.data.source = "commands"
     c.data.max_seconds = 0.5             # crops: a multiple of the top frame (16 samples)
-    c.model.name = "samplernn"
     c.model.frame_sizes = (16, 4)
     c.model.hidden = 256
     c.model.embed = 64
@@ -25,7 +23,7 @@ def get_config(variant=None):
     c.learning_rate = 1e-3
     c.grad_clip_norm = 1.0
     c.num_train_steps = 20000
-    c.best_metric = "nll_bits_per_sample"
+    c.best_metric = "validation/nll_bits_per_sample"
     c.best_mode = "min"
     if variant == "small":
         c.data.max_seconds = 0.25

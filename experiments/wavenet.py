@@ -12,12 +12,10 @@ from audiojax.train.defaults import apply_variant, base_config
 
 def wavenet_config(source: str, condition: str):
     """The shared WaveNet setup of the generation experiments."""
-    c = base_config()
-    c.task = "generation"
-    c.generation = {"condition": condition, "n_mels": 80, "hop_length": 160}
+    c = base_config("generation", "wavenet")
+    c.generation.condition = condition
     c.data.source = source
     c.data.max_seconds = 0.5           # training crops (random in train, centred in eval)
-    c.model.name = "wavenet"
     c.model.output = "categorical"
     c.model.layers_per_stack = 10
     c.model.num_stacks = 2
@@ -28,7 +26,7 @@ def wavenet_config(source: str, condition: str):
     c.learning_rate = 1e-3
     c.grad_clip_norm = 1.0
     c.num_train_steps = 20000
-    c.best_metric = "nll_bits_per_sample"
+    c.best_metric = "validation/nll_bits_per_sample"
     c.best_mode = "min"
     return c
 

@@ -7,21 +7,14 @@ upsampled to 16 kHz by learned transposed convolutions (strides 10 x 16).
     audiojax generate --workdir runs/wavenet_vocoder_small --mel-from some.wav --out out/vocoded
 """
 
-import importlib.util
 from pathlib import Path
 
+from audiojax.config import load_module
 from audiojax.train.defaults import apply_variant
 
 
-def _wavenet():
-    spec = importlib.util.spec_from_file_location("wavenet_experiment", Path(__file__).with_name("wavenet.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def get_config(variant=None):
-    wavenet = _wavenet()
+    wavenet = load_module(Path(__file__).with_name("wavenet.py"))  # its shared WaveNet setup
     c = wavenet.wavenet_config("sentences", "mel")
     c.model.upsample_factors = (10, 16)
     c.model.local_channels = 32

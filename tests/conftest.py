@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,3 +84,83 @@ def tiny_sentences(tiny_data_dir):
     from audiojax.data.corpora import build
 
     return build("sentences", tiny_data_dir, size="tiny", seed=0, progress=False)
+
+
+# --- running the trainer and reading its checkpoints (shared by the trainer tests) ------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(args, data_dir, devices=1, check=True, env=None, **popen):
+    """``python -m audiojax ARGS`` in a subprocess on ``devices`` simulated CPU devices, with
+    ``AUDIOJAX_DATA=data_dir``; returns the CompletedProcess (or the Popen with ``popen``)."""
+    env = dict(os.environ, AUDIOJAX_DATA=str(data_dir), JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", **(env or {}))
+    cmd = [sys.executable, "-m", "audiojax", *map(str, args)]
+    if popen:
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, **popen)
+    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(args, data_dir, devices=1, check=True, env=None, **popen)``: the CLI in a
+    subprocess (see :func:`_cli`)."""
+    return _cli
+
+
+def _checkpoint(workdir: Path, step: int | None = None) -> dict:
+    import orbax.checkpoint as ocp
+
+    ckpt = Path(workdir) / "checkpoints"
+    step = step or max(int(p.name) for p in ckpt.iterdir() if p.name.isdigit())
+    return ocp.StandardCheckpointer().restore((ckpt / str(step) / "state").absolute())
+
+
+def _flat(tree, prefix=""):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _flat(v, f"{prefix}/{k}")
+    else:
+        yield prefix, np.asarray(tree)
+
+
+def _assert_same(a, b, rtol, atol):
+    fa, fb = dict(_flat(a)), dict(_flat(b))
+    assert fa.keys() == fb.keys()
+    for k in fa:
+        np.testing.assert_allclose(fa[k], fb[k], rtol=rtol, atol=atol, err_msg=k)
+
+
+class Checkpoints:
+    """Reading a run's saved states: ``params(workdir, step=None)`` ->
+    ``{"params", "batch_stats", "step"}`` of the step (default: the newest), ``flat(tree)`` ->
+    ``(path, array)`` pairs, ``assert_same(a, b, rtol, atol)``."""
+
+    @staticmethod
+    def params(workdir: Path, step: int | None = None) -> dict:
+        state = _checkpoint(workdir, step)
+        return {"params": state["params"], "batch_stats": state["batch_stats"], "step": state["step"]}
+
+    state = staticmethod(_checkpoint)
+    flat = staticmethod(_flat)
+    assert_same = staticmethod(_assert_same)
+
+
+@pytest.fixture(scope="session")
+def checkpoints():
+    return Checkpoints
+
+
+@pytest.fixture
+def fast_compilation():
+    """Most XLA optimizations off (compilation dominates a tiny run), restored afterwards."""
+    import jax
+
+    before = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", before)

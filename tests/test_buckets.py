@@ -117,7 +117,7 @@ def test_eval_runs_in_length_order_every_clip_once(clip_corpus):
 
 
 def test_tokenized_labels_are_cut_to_the_widest_of_their_bucket(clip_corpus):
-    from audiojax.tasks.asr import CharTokenizer
+    from audiojax.tasks.asr.tokenizer import CharTokenizer
 
     src = ManifestSource(clip_corpus["manifest"])
     tokenizer = CharTokenizer(12)

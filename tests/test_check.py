@@ -99,3 +99,36 @@ def test_run_check_clean_manifest_and_info_json_labels(tmp_path, clip_corpus, ca
     assert out.getvalue() == (f"{tmp_path / 'val.tsv'}:2: {clip_corpus['dir'] / 'wav/clip01.wav'}: "
                               "unknown label 'up' (not among the 2 labels)\n")
     assert run_check(tmp_path / "nope.tsv", progress=False, out=io.StringIO()) == 2
+
+
+def test_manifests_with_the_columns_a_task_declares(tmp_path):
+    """A two-waveform manifest (an enhancement task's ``mixture<TAB>clean``): every audio column
+    is decoded, and files of one line must agree in rate and length."""
+    from audiojax.data.manifest import Column, describe, write_manifest
+    from audiojax.data.sources import ManifestSource
+
+    columns = (Column("audio", "audio", title="mixture"), Column("clean", "audio"),
+               Column("speaker", optional=True))
+    assert describe(columns) == "mixture<TAB>clean[<TAB>speaker]"
+    tone = (0.3 * np.sin(np.arange(8000) / 7)).astype(np.float32)
+    audiojax.save(tmp_path / "mix.wav", tone, 16000)
+    audiojax.save(tmp_path / "clean.wav", 0.5 * tone, 16000)
+    audiojax.save(tmp_path / "short.wav", tone[:7000], 16000)
+    audiojax.save(tmp_path / "slow.wav", tone, 8000)
+    manifest = tmp_path / "m.tsv"
+    write_manifest(manifest, [(tmp_path / "mix.wav", tmp_path / "clean.wav", "s1"),
+                              ("mix.wav", "short.wav"), ("mix.wav", "slow.wav"), ("mix.wav", "gone.wav")],
+                   columns=columns)
+    manifest.write_text(manifest.read_text() + "mix.wav\n")
+    assert manifest.read_text().splitlines()[0] == "mix.wav\tclean.wav\ts1"  # relative paths
+    problems = [str(p) for p in check_manifest(manifest, progress=False, columns=columns)]
+    assert problems == [
+        f"{manifest}:2: clean short.wav: 7000 samples at 16000 Hz, but audio has 8000 at 16000 Hz",
+        f"{manifest}:3: clean slow.wav: 8000 samples at 8000 Hz, but audio has 8000 at 16000 Hz",
+        f"{manifest}:4: clean gone.wav: file not found",
+        f"{manifest}:5: malformed line: expected mixture<TAB>clean[<TAB>speaker], got 1 column (no tab)",
+    ]
+    source = ManifestSource(manifest, columns=columns, skip_malformed=True)
+    assert source.signals.keys() == {"clean"} and len(source) == 4
+    assert source[0]["clean"] == str(tmp_path / "clean.wav") and source[0]["speaker"] == "s1"
+    assert source.malformed == [problems[-1]]

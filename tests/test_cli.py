@@ -15,12 +15,14 @@ def _run(*args, **kw):
                           text=True, **kw)
 
 
-def test_help_lists_the_subcommands():
+def test_help_lists_the_subcommands_and_every_task_command():
+    from audiojax.tasks import all_commands
+
     out = _run("--help")
     assert out.returncode == 0
-    for command in ("demo", "train", "evaluate", "predict", "transcribe", "generate", "sweep",
-                    "report", "data"):
-        assert command in out.stdout
+    listed = set(re.findall(r"^    (\S+)", out.stdout, re.M))
+    assert {"demo", "train", "evaluate", "sweep", "report", "data"} <= listed
+    assert set(all_commands()) == {"predict", "transcribe", "lm", "generate"} <= listed
 
 
 def test_demo_writes_audio_and_a_plot_that_agrees_with_librosa(tmp_path):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from audiojax.tasks.classification import Classification
-from audiojax.train.config import load_config
+from audiojax.tasks.classification.task import Classification
+from audiojax.config import load_config
 from audiojax.train.defaults import base_config
 
 ROOT = Path(__file__).resolve().parents[1]

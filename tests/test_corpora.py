@@ -323,13 +323,13 @@ def test_voice_subsets_are_whole_groups_per_family_and_nested(tmp_path):
 
 def test_training_on_a_fraction_of_the_voices(tiny_commands, tiny_data_dir):
     from audiojax.data.corpora import voice_subset
-    from audiojax.train import data as train_data
-    from audiojax.train.config import load_config
+    from audiojax.config import load_config
+    from audiojax.data.splits import open_split
 
     def split(name, *overrides):
         config = load_config(str(Path(__file__).parents[1] / "experiments/kws_logmel_cnn.py:tiny"),
                              [f"data.data_dir={tiny_data_dir}", *overrides])
-        source = train_data.open_split(config, name)
+        source = open_split(config, name)
         return [source[i]["speaker"] for i in range(len(source))]
 
     every = split("train")

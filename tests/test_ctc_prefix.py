@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from audiojax import ctc_prefix
+from audiojax.tasks.asr import ctc_prefix
 
 BLANK, SOS, EOS = 0, 1, 2
 

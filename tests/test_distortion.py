@@ -6,7 +6,7 @@ import librosa
 import numpy as np
 import pytest
 
-from audiojax.distortion import log_spectral_distance, mel_cepstral_distortion
+from audiojax.tasks.generation.distortion import log_spectral_distance, mel_cepstral_distortion
 
 
 def _pair():

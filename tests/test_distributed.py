@@ -13,7 +13,6 @@ import numpy as np
 
 from audiojax.data.pipeline import make_loader
 from audiojax.data.sources import ManifestSource
-from test_train import _assert_same, _params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +35,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_end_with_the_one_process_parameters(tiny_commands, tiny_data_dir, tmp_path):
+def test_two_processes_end_with_the_one_process_parameters(tiny_commands, tiny_data_dir, tmp_path,
+                                                          checkpoints):
     # SGD, as in test_train's 1-vs-4-device test: Adam would turn reduction-order noise into
     # lr-sized differences.
     args = [sys.executable, "-m", "audiojax", "train", "--config", "experiments/kws_seed_cnn.py:tiny",
@@ -59,9 +59,9 @@ def test_two_processes_end_with_the_one_process_parameters(tiny_commands, tiny_d
         assert p.returncode == 0, out[-3000:]
     for i in range(2):  # really two processes, sharing four devices
         assert f"jax.distributed: process {i} of 2, 4 devices (2 local)" in outs[1 + i], outs[1 + i][-2000:]
-    one, two = _params(tmp_path / "one"), _params(tmp_path / "two")
+    one, two = checkpoints.params(tmp_path / "one"), checkpoints.params(tmp_path / "two")
     assert int(one["step"]) == int(two["step"]) == 3
-    _assert_same(one, two, rtol=1e-4, atol=1e-6)
+    checkpoints.assert_same(one, two, rtol=1e-4, atol=1e-6)
     # Only process 0 writes the metrics; they match the one-process run's.
     rows = [(tmp_path / d / "metrics.jsonl").read_text().count("\n") for d in ("one", "two")]
     assert rows[0] == rows[1] > 0

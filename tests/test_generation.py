@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import audiojax
-from audiojax.train.config import load_config
+from audiojax.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def _train(experiment: str, data_dir, workdir: Path):
 
 
 def test_loss_is_the_mean_nll_of_the_valid_samples():
-    from audiojax.tasks.generation import Generation
+    from audiojax.tasks.generation.task import Generation
 
     config = load_config(str(ROOT / "experiments" / "wavenet.py") + ":tiny")
     task = Generation(config, ["no", "yes"])
@@ -58,7 +58,8 @@ def test_loss_is_the_mean_nll_of_the_valid_samples():
 
 def test_word_conditioned_wavenet_end_to_end(tiny_commands, tiny_data_dir, tmp_path):
     from audiojax.evaluate import evaluate
-    from audiojax.generate import generate
+    from audiojax.runs import restore
+    from audiojax.tasks.generation.generate import generate
 
     workdir = tmp_path / "run"
     config, val = _train("wavenet.py", tiny_data_dir, workdir)
@@ -66,55 +67,82 @@ def test_word_conditioned_wavenet_end_to_end(tiny_commands, tiny_data_dir, tmp_p
     losses = [r["loss"] for r in records if r["split"] == "train"]
     assert losses[-1] < losses[0]  # it learns something in 6 steps
     assert "yes" in json.loads((workdir / "labels.json").read_text())
-    assert val["nll_bits_per_sample"] == pytest.approx(val["loss"] / np.log(2))
     assert 4.0 < val["nll_bits_per_sample"] < 8.1  # uniform over 256 codes is 8 bits
 
+    # On the test split: the mean NLL of every valid sample, recomputed here from the
+    # restored model's logits (NumPy log-softmax) over each clip's centre crop.
     metrics = evaluate(workdir, checkpoint="latest", split="test")
-    n_test = len((tiny_commands.path / "test.tsv").read_text().splitlines())
-    assert metrics["count"] == n_test
+    lines = [line.split("\t") for line in (tiny_commands.path / "test.tsv").read_text().splitlines()]
+    assert metrics["count"] == len(lines)
     assert "bits/sample" in metrics["headline"]
+    run = restore(workdir, "latest")
+    crop = int(round(config.data.max_seconds * config.data.sample_rate))
+    total, samples = 0.0, 0
+    for path, label, *_ in lines:
+        y = audiojax.load(tiny_commands.path / path, sr=config.data.sample_rate)[0]
+        y = y[(len(y) - crop) // 2:][:crop] if len(y) > crop else y
+        nll = _numpy_nll(run, y[None], np.array([run.task.label_to_id[label]]))
+        total, samples = total + nll.sum(), samples + nll.size
+    assert metrics["loss"] == pytest.approx(total / samples, rel=1e-4)
+    assert metrics["nll_bits_per_sample"] == pytest.approx(total / samples / np.log(2), rel=1e-4)
+    assert metrics["samples"] == samples
 
-    files = generate(workdir, 0.05, 2, tmp_path / "gen", condition="yes", checkpoint="latest")
+    files = generate(run, 0.05, 2, tmp_path / "gen", condition="yes")
     assert [f.name for f in files] == ["yes_00.wav", "yes_00.png", "yes_01.wav", "yes_01.png"]
     y, sr = audiojax.load(files[0])
     assert sr == config.data.sample_rate and len(y) == int(0.05 * sr) and np.abs(y).max() > 0
     assert not np.array_equal(y, audiojax.load(files[2])[0])  # two different streams
     assert files[1].stat().st_size > 1000
     with pytest.raises(ValueError, match="--condition: unknown label 'giraffe'"):
-        generate(workdir, 0.05, 1, tmp_path / "gen", condition="giraffe", checkpoint="latest")
+        generate(run, 0.05, 1, tmp_path / "gen", condition="giraffe")
     with pytest.raises(ValueError, match="--mel-from: the model .* is not a mel vocoder"):
-        generate(workdir, 0.05, 1, tmp_path / "gen", mel_from="x.wav", checkpoint="latest")
+        generate(run, 0.05, 1, tmp_path / "gen", mel_from="x.wav")
 
 
 def test_vocoder_end_to_end(tiny_sentences, tiny_data_dir, tmp_path):
-    from audiojax.generate import generate, vocoder_distortion
+    from audiojax.runs import restore
+    from audiojax.tasks.generation.generate import generate, vocoder_distortion
 
     workdir = tmp_path / "run"
     _, val = _train("wavenet_vocoder.py", tiny_data_dir, workdir)
     assert np.isfinite(val["nll_bits_per_sample"])
     assert json.loads((workdir / "labels.json").read_text()) == []  # no list of transcripts
     wav = tiny_sentences.path / (tiny_sentences.path / "test.tsv").read_text().split("\t")[0]
-    files = generate(workdir, 0.04, 1, tmp_path / "gen", mel_from=str(wav), checkpoint="latest")
+    run = restore(workdir, "latest")
+    files = generate(run, 0.04, 1, tmp_path / "gen", mel_from=str(wav))
     y, sr = audiojax.load(files[0])
     assert len(y) == int(0.04 * sr)
 
     # Distortion of the rendering of a short clip's own mel: per file and mean, in dB.
     short = tmp_path / "short.wav"
     audiojax.save(short, audiojax.load(wav, sr=sr)[0][:int(0.06 * sr)], sr)
-    scores = vocoder_distortion(workdir, [str(short)], tmp_path / "voc", checkpoint="latest")
+    scores = vocoder_distortion(run, [str(short)], tmp_path / "voc")
     row = scores["files"][str(short)]
     assert scores["lsd_db"] == row["lsd_db"] > 0 and scores["mcd_db"] == row["mcd_db"] > 0
 
 
 def test_samplernn_end_to_end(tiny_commands, tiny_data_dir, tmp_path):
-    from audiojax.generate import generate
+    from audiojax.runs import restore
+    from audiojax.tasks.generation.generate import generate
 
     workdir = tmp_path / "run"
     _, val = _train("samplernn.py", tiny_data_dir, workdir)
     assert 4.0 < val["nll_bits_per_sample"] < 8.1
-    files = generate(workdir, 0.02, 2, tmp_path / "gen", condition="no", checkpoint="latest")
+    files = generate(restore(workdir, "latest"), 0.02, 2, tmp_path / "gen", condition="no")
     y, sr = audiojax.load(files[0])
     assert len(y) == int(0.02 * sr)
+
+
+def _numpy_nll(run, audio: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """``(batch, samples)`` next-sample NLL (nats) of 8-bit mu-law codes: the restored
+    WaveNet's logits on the previous codes, NumPy log-softmax."""
+    codes = np.asarray(audiojax.frontends.mu_law_encode(jnp.asarray(audio)))
+    inputs = np.concatenate([np.full((len(codes), 1), 128), codes[:, :-1]], 1)  # 128: code of 0.0
+    logits = np.asarray(run.task.model.apply({"params": run.variables["params"]}, jnp.asarray(inputs),
+                                             global_id=jnp.asarray(label)), np.float64)
+    logp = logits - logits.max(-1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
+    return -np.take_along_axis(logp, codes[..., None], -1)[..., 0]
 
 
 def test_generate_command_line():

@@ -1,4 +1,4 @@
-"""The character n-gram language model (audiojax.lm) against a direct transcription of
+"""The character n-gram language model (audiojax.tasks.asr.lm) against a direct transcription of
 interpolated Kneser-Ney over Python dictionaries, and its files and command."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from audiojax.lm import CharNgramLM, advance, initial_context, next_logp
-from audiojax.tasks.asr import CharTokenizer, build_language_model, fit_language_model
+from audiojax.tasks.asr.lm import CharNgramLM, advance, initial_context, next_logp
+from audiojax.tasks.asr.fit_lm import build_language_model, fit_language_model
+from audiojax.tasks.asr.tokenizer import CharTokenizer
 
 V, SOS, EOS = len(CharTokenizer.vocabulary), CharTokenizer.sos_id, CharTokenizer.eos_id
 TEXTS = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog",

@@ -231,3 +231,77 @@ def test_skipped_list_survives_a_state_restore(bad_corpus):
     _take(resumed, 3)  # second epoch
     assert sorted(resumed.skipped.values()) == [2, 2, 2]
     assert "(x2)" in resumed.report()
+
+
+class _SignalSource:
+    """In-memory records with two extra signals: ``clean``, a waveform (the audio halved), and
+    ``roll``, a frame-rate array (hop 100) holding each frame's first sample and index, so a
+    batch shows which samples each of its frames came from."""
+
+    labels = ["a", "b"]
+    sample_rate = 16000
+    HOP = 100
+
+    def __init__(self, lengths):
+        from audiojax.data.sources import Signal
+
+        self.signals = {"clean": Signal(), "roll": Signal(hop_length=self.HOP, frame_shape=(2,))}
+        rng = np.random.default_rng(5)
+        self.records = []
+        for i, n in enumerate(lengths):
+            y = rng.uniform(-0.5, 0.5, n).astype(np.float32)
+            starts = np.arange(0, n, self.HOP)
+            roll = np.stack([y[starts], np.arange(len(starts))], -1).astype(np.float32)
+            self.records.append({"audio": y, "sample_rate": 16000, "label": "ab"[i % 2],
+                                 "speaker": "", "id": f"r{i}", "origin": f"mem[{i}]",
+                                 "clean": 0.5 * y, "roll": roll})
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, i):
+        return self.records[int(i)]
+
+    def __repr__(self):
+        return f"_SignalSource({len(self)})"
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_extra_signals_are_cropped_and_padded_with_the_audio(train):
+    hop = _SignalSource.HOP
+    source = _SignalSource([2500, 900, 4321, 1000, 3000, 640])
+    loader = make_loader(source, sample_rate=16000, batch_size=3, max_length=2000, train=train,
+                         seed=4, label_to_id={"a": 0, "b": 1}, shard_index=0, shard_count=1)
+    it = iter(loader)
+    for batch in _take(it, 4 if train else 2):
+        assert batch["clean"].shape == (3, 2000) and batch["roll"].shape == (3, 20, 2)
+        np.testing.assert_array_equal(batch["clean"], 0.5 * batch["audio"])
+        for audio, roll, length, mask in zip(batch["audio"], batch["roll"], batch["length"],
+                                             batch["mask"]):
+            if not mask:
+                continue
+            frames = -(-length // hop)
+            # Frame k of the window is the source frame whose first sample is the window's
+            # sample k * hop: the crop started on a frame boundary.
+            np.testing.assert_array_equal(roll[:frames, 0], audio[:length:hop])
+            assert np.all(np.diff(roll[:frames, 1]) == 1)
+            assert not roll[frames:].any() and not audio[length:].any()
+    it.close()
+
+
+def test_a_signal_that_does_not_match_the_audio_is_a_bad_example():
+    source = _SignalSource([1000, 1000])
+    source.records[1]["clean"] = source.records[1]["clean"][:999]
+    loader = make_loader(source, sample_rate=16000, batch_size=2, max_length=1000, train=False,
+                         label_to_id={"a": 0, "b": 1}, shard_index=0, shard_count=1)
+    with pytest.raises(BadExampleError, match=r"mem\[1\]: r1: clean: 999 samples, the audio has 1000"):
+        next(iter(loader))
+
+
+def test_extra_signals_follow_length_buckets():
+    source = _SignalSource([700, 800, 900, 1800, 1900, 2000])
+    loader = make_loader(source, sample_rate=16000, batch_size=3, max_length=2000, train=False,
+                         label_to_id={"a": 0, "b": 1}, shard_index=0, shard_count=1,
+                         bucket_lengths=[1000])
+    widths = [(b["audio"].shape[1], b["clean"].shape[1], b["roll"].shape[1]) for b in loader]
+    assert widths == [(1000, 1000, 10), (2000, 2000, 20)]

@@ -84,3 +84,19 @@ def test_curves_are_named_by_folder_when_the_factors_are_too_long_to_read():
         == "model.frontend=mfcc (seed 0)"
     long = ", ".join(f"key{i}=value{i}" for i in range(10))
     assert len(long) > LEGEND_CHARS and curve_label({"configuration": long}, member) == "asr_large_9k"
+
+
+def test_learning_curves_plot_every_metric_the_evaluators_report(tmp_path, monkeypatch):
+    from audiojax import plots
+
+    panels = []
+    monkeypatch.setattr(plots.plt.Axes, "set", lambda ax, **kw: panels.append(kw.get("ylabel")) or None,
+                        raising=False)
+    records = [{"step": s, "split": "train", "time": 0.0, "loss": 2.0 / s, "nll_bits_per_sample": 8.0,
+                "grad_norm": 1.0, "learning_rate": 1e-3} for s in (1, 2)]
+    records += [{"step": 2, "split": "validation", "time": 0.0, "loss": 1.5, "count": 4.0,
+                 "nll_bits_per_sample": 7.0, "cer": 0.5},
+                {"step": 2, "split": "mine", "time": 0.0, "loss": 1.2, "count": 2.0, "accuracy": 0.5}]
+    plots.learning_curves_png(tmp_path / "c.png", records)
+    assert panels == ["loss", "accuracy", "cer", "nll_bits_per_sample"]
+    assert (tmp_path / "c.png").stat().st_size > 1000

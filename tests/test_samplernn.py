@@ -8,9 +8,9 @@ import numpy as np
 import optax
 import pytest
 
-from audiojax.generate import cached_sampler, initial_state
+from audiojax.tasks.generation.samplers import cached_sampler, initial_state
 from audiojax.models.samplernn import SampleRNN
-from audiojax.tasks.generation import shift_right
+from audiojax.tasks.generation.task import shift_right
 
 B, T = 2, 32
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from audiojax import sweep as sw
-from audiojax.train.config import load_config
+from audiojax.config import load_config
 from audiojax.train.metrics_log import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,11 +91,10 @@ def _env(data_dir) -> dict:
                 JAX_DISABLE_MOST_OPTIMIZATIONS="1", PYTHONPATH=str(ROOT))
 
 
-def _sweep_cli(args, data_dir, **popen):
+def _sweep_cli(args, data_dir, env=None):
     cmd = [sys.executable, "-m", "audiojax", "sweep", *args]
-    if popen:
-        return subprocess.Popen(cmd, env=_env(data_dir), cwd=ROOT, **popen)
-    return subprocess.run(cmd, env=_env(data_dir), cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run(cmd, env={**_env(data_dir), **(env or {})}, cwd=ROOT,
+                          capture_output=True, text=True)
 
 
 def test_local_sweep_runs_two_at_a_time_reports_failures_then_redoes_nothing(
@@ -149,27 +146,28 @@ def test_local_sweep_runs_two_at_a_time_reports_failures_then_redoes_nothing(
     assert float(ok_row[header.index("test_accuracy")]) == pytest.approx(sum(tests) / 2, abs=1e-12)
 
 
-def test_killed_sweep_resumes_its_runs_when_called_again(tiny_commands, tiny_data_dir, tmp_path):
+def test_killed_run_of_a_sweep_resumes_when_the_sweep_is_called_again(tiny_commands, tiny_data_dir,
+                                                                      tmp_path):
+    from audiojax.train.loop import SIGNAL_AT_STEP
+
     path = tmp_path / "one.py"
     path.write_text(f'''
 from audiojax.sweep import runs
 
 def get_sweep(variant=None):
     return runs("{ROOT / TINY}", [{{"num_train_steps": 6, "checkpoint_every_steps": 3,
-                                    "eval_every_steps": 3}}])
+                                    "evals.validation.every_steps": 3}}])
 ''')
     out_dir = tmp_path / "sweep"
-    proc = _sweep_cli([str(path), "--workdir", str(out_dir)], tiny_data_dir,
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    workdir = out_dir / "kws_seed_cnn__checkpoint_every_steps=3__eval_every_steps=3__num_train_steps=6"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (workdir / "checkpoints" / "3" / "state").is_dir():
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its run, as a lost node or ^C would
-    proc.wait()
+    # The run is killed (SIGKILL, as a lost node) after its step 4, its step-3 checkpoint saved.
+    out = _sweep_cli([str(path), "--workdir", str(out_dir)], tiny_data_dir,
+                     env={SIGNAL_AT_STEP: "4:KILL"})
+    workdir = out_dir / ("kws_seed_cnn__checkpoint_every_steps=3__evals.validation.every_steps=3"
+                         "__num_train_steps=6")
+    assert out.returncode == 1 and f"FAILED {workdir.name}" in out.stdout, out.stdout[-2000:]
     assert not (workdir / "DONE").exists()
     steps = [int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()]
-    assert 3 <= max(steps) < 6, steps
+    assert steps == [3], steps
 
     out = _sweep_cli([str(path), "--workdir", str(out_dir)], tiny_data_dir)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -7,58 +7,27 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
 
-from audiojax.train.config import load_config
+from audiojax.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 # Classification experiments (the ASR ones run end to end in tests/test_asr.py).
 EXPERIMENTS = sorted(p.name for p in (ROOT / "experiments").glob("kws_*.py"))
-
-
-def _cli(args, data_dir, devices=1, check=True, **popen):
-    env = dict(os.environ, AUDIOJAX_DATA=str(data_dir), JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    cmd = [sys.executable, "-m", "audiojax", *args]
-    if popen:
-        return subprocess.Popen(cmd, env=env, cwd=ROOT, **popen)
-    out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
-    if check and out.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    return out
-
-
-def _params(workdir: Path, step: int | None = None) -> dict:
-    ckpt = workdir / "checkpoints"
-    step = step or max(int(p.name) for p in ckpt.iterdir() if p.name.isdigit())
-    state = ocp.StandardCheckpointer().restore((ckpt / str(step) / "state").absolute())
-    return {"params": state["params"], "batch_stats": state["batch_stats"], "step": state["step"]}
-
-
-def _flat(tree, prefix=""):
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from _flat(v, f"{prefix}/{k}")
-    else:
-        yield prefix, np.asarray(tree)
-
-
-def _assert_same(a, b, rtol, atol):
-    fa, fb = dict(_flat(a)), dict(_flat(b))
-    assert fa.keys() == fb.keys()
-    for k in fa:
-        np.testing.assert_allclose(fa[k], fb[k], rtol=rtol, atol=atol, err_msg=k)
+KILL_TIMEOUT = 300  # seconds a tiny run may take before the test gives up
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_tiny_variant_end_to_end(experiment, tiny_commands, tiny_data_dir, tmp_path):
-    from audiojax.evaluate import evaluate, predict
+    from audiojax.evaluate import evaluate
+    from audiojax.runs import restore
+    from audiojax.tasks.classification.predict import predict
     from audiojax.train.loop import train_and_evaluate
 
     config = load_config(str(ROOT / "experiments" / experiment) + ":tiny",
@@ -72,17 +41,25 @@ def test_tiny_variant_end_to_end(experiment, tiny_commands, tiny_data_dir, tmp_p
     assert (workdir / "learning_curves.png").stat().st_size > 1000
     assert any((workdir / "tensorboard").iterdir())
 
-    # On the test split: every clip counted once, confusion matrix consistent with accuracy.
+    # The test split, scored by the evaluator, against predict's probabilities of every class
+    # for each clip (its own loading and forward pass), reduced by scikit-learn.
     test_manifest = tiny_commands.path / "test.tsv"
-    n_test = len(test_manifest.read_text().splitlines())
+    lines = [line.split("\t") for line in test_manifest.read_text().splitlines()]
     metrics = evaluate(workdir, checkpoint="latest", split="test")
-    confusion = np.array(metrics["confusion_matrix"])
-    assert metrics["count"] == n_test == confusion.sum()
-    assert metrics["accuracy"] == pytest.approx(np.trace(confusion) / n_test)
+    run = restore(workdir, "latest")
+    labels = run.labels
+    predictions = predict(run, [str(tiny_commands.path / p) for p, *_ in lines], top_k=len(labels))
+    probs = np.array([[dict(p.top)[label] for label in labels] for p in predictions], np.float64)
+    probs /= probs.sum(1, keepdims=True)  # float32 softmax: sums off 1 by ~1e-7
+    truth = [labels.index(label) for _, label, *_ in lines]
+    guess = probs.argmax(1)
+    assert metrics["count"] == len(lines)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, guess))
+    assert metrics["confusion_matrix"] == confusion_matrix(truth, guess, labels=range(len(labels))).tolist()
+    assert metrics["loss"] == pytest.approx(log_loss(truth, probs, labels=range(len(labels))), rel=1e-4)
     assert Path(metrics["files"][1]).stat().st_size > 1000  # confusion-matrix PNG
 
     # The same clips through a manifest written elsewhere, with absolute paths: same numbers.
-    lines = [line.split("\t") for line in test_manifest.read_text().splitlines()]
     manifest = tmp_path / "elsewhere" / "mine.tsv"
     manifest.parent.mkdir()
     manifest.write_text("".join(f"{tiny_commands.path / p}\t{label}\n" for p, label, *_ in lines))
@@ -90,87 +67,252 @@ def test_tiny_variant_end_to_end(experiment, tiny_commands, tiny_data_dir, tmp_p
     assert by_manifest["confusion_matrix"] == metrics["confusion_matrix"]
     assert by_manifest["loss"] == pytest.approx(metrics["loss"], rel=1e-5)
 
-    top = predict(workdir, [str(tiny_commands.path / lines[0][0])], checkpoint="latest", top_k=2)
-    assert len(top) == 1 and len(top[0]) == 2 and top[0][0][1] >= top[0][1][1]
-
-    # Per speaker (the manifest's third column): the hits of `predict`, grouped by hand.
-    best = predict(workdir, [str(tiny_commands.path / p) for p, *_ in lines], checkpoint="latest", top_k=1)
+    # Per speaker (the manifest's third column): predict's hits, grouped by hand.
     by_hand: dict = {}
-    for (_, label, speaker), guess in zip(lines, best):
-        by_hand.setdefault(speaker, []).append(guess[0][0] == label)
+    for (_, label, speaker), g in zip(lines, guess):
+        by_hand.setdefault(speaker, []).append(labels[g] == label)
     assert metrics["per_speaker"] == {s: {"accuracy": pytest.approx(np.mean(h)), "count": len(h)}
                                       for s, h in by_hand.items()}
     assert "per_speaker" not in by_manifest  # that manifest names no speakers
 
 
-def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, tmp_path):
+class _LoudnessRun:
+    """A stand-in run whose "classifier" scores a window by its energy / 1000 (class ``loud``)
+    against 0 (``quiet``): which window predict reports is then known in advance."""
+
+    labels = ["quiet", "loud"]
+    variables = {}
+
+    class config:
+        class data:
+            sample_rate, max_seconds = 16000, 1.0
+
+    class task:
+        @staticmethod
+        def logits(variables, batch):
+            import jax.numpy as jnp
+
+            energy = (jnp.asarray(batch["audio"]) ** 2).sum(-1)
+            return jnp.stack([jnp.zeros_like(energy), energy / 1000.0], -1)
+
+
+def test_predict_slides_over_long_files_and_reports_the_segment(tmp_path):
+    import audiojax
+    from audiojax.tasks.classification.predict import predict
+
+    rng = np.random.default_rng(0)
+    long = np.zeros(6 * 16000, np.float32)
+    long[40000:56000] = 0.5 * rng.standard_normal(16000).clip(-1, 1)  # 2.5 to 3.5 s
+    audiojax.save(tmp_path / "long.wav", long, 16000)
+    audiojax.save(tmp_path / "short.wav", long[40000:50000], 16000)   # 0.625 s of the burst
+    (tmp_path / "bad.wav").write_bytes(b"RIFF....WAVEfmt ")
+    got = predict(_LoudnessRun(), [str(tmp_path / f) for f in ("long.wav", "short.wav", "bad.wav")],
+                  top_k=2)
+    assert got[0].windows == 11 and got[0].start_seconds == 2.5  # half-second hops over 6 s
+    assert got[0].top[0][0] == "loud" and got[1].top[0][0] == "loud"
+    assert got[1].windows == 1 and got[1].start_seconds == 0.0
+    energy = float((long[40000:56000].astype(np.float64) ** 2).sum())
+    assert got[0].top[0][1] == pytest.approx(1 / (1 + np.exp(-energy / 1000.0)), rel=1e-5)
+    assert isinstance(got[2], str) and "bad.wav" in got[2]
+
+
+def test_predict_command_prints_good_files_and_reports_bad_ones(tiny_commands, tiny_data_dir,
+                                                                tmp_path, run_cli):
+    import audiojax
+
     workdir = tmp_path / "run"
-    _cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", str(workdir),
-          "--config.num_train_steps=1"], tiny_data_dir)
+    run_cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", workdir,
+             "--config.num_train_steps=1"], tiny_data_dir)
+    clip = tiny_commands.path / (tiny_commands.path / "test.tsv").read_text().split("\t")[0]
+    y, sr = audiojax.load(clip)
+    audiojax.save(tmp_path / "long.wav", np.concatenate([np.zeros(2 * sr, np.float32), y]), sr)
+    out = run_cli(["predict", "--workdir", workdir, "--checkpoint", "latest", "--top-k", "2",
+                   clip, tmp_path / "long.wav", tmp_path / "missing.wav"], tiny_data_dir, check=False)
+    assert out.returncode == 2
+    short_line, long_line = out.stdout.splitlines()
+    assert short_line.startswith(f"{clip}\t") and len(short_line.split("\t")[1].split()) == 4
+    assert long_line.split("\t")[1].startswith("@") and long_line.split("\t")[1].endswith("s")
+    assert "missing.wav: file not found" in out.stderr
+
+
+def test_commands_refuse_a_run_of_another_task(tiny_commands, tiny_data_dir, tmp_path, run_cli):
+    workdir = tmp_path / "run"
+    run_cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", workdir,
+             "--config.num_train_steps=1"], tiny_data_dir)
+    clip = tiny_commands.path / (tiny_commands.path / "test.tsv").read_text().split("\t")[0]
+    for args in (["transcribe", "--workdir", workdir, clip],
+                 ["generate", "--workdir", workdir, "--seconds", "0.1", "--out", tmp_path / "g"]):
+        out = run_cli(args, tiny_data_dir, check=False)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+        assert f"`audiojax {args[0]}` is for" in out.stderr and "not a classification run" in out.stderr
+        assert "its commands: predict" in out.stderr
+    out = run_cli(["evaluate", "--workdir", workdir, "--beam-width", "3"], tiny_data_dir, check=False)
+    assert out.returncode == 2 and "--config.decode.beam_width: cannot change at inference" in out.stderr
+
+
+def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, tmp_path, run_cli):
+    workdir = tmp_path / "run"
+    run_cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", workdir,
+             "--config.num_train_steps=1"], tiny_data_dir)
     first = (tiny_commands.path / "test.tsv").read_text().splitlines()[0].split("\t")
     bad = tmp_path / "bad.tsv"
     bad.write_text(f"{tiny_commands.path / first[0]}\tgiraffe\n{tiny_commands.path / first[0]}\tzebra\n")
-    out = _cli(["evaluate", "--workdir", str(workdir), "--manifest", str(bad)], tiny_data_dir, check=False)
+    out = run_cli(["evaluate", "--workdir", workdir, "--manifest", bad], tiny_data_dir, check=False)
     assert out.returncode == 2
     assert f"{bad}: labels unknown to the model: giraffe, zebra" in out.stderr
 
 
-@pytest.mark.parametrize("mode", ["jit", "pmap"])
-def test_four_devices_match_one(mode, tiny_commands, tiny_data_dir, tmp_path):
+# One experiment per task in CI; the whole matrix with `pytest -m slow`.
+DEVICE_MATRIX = [
+    pytest.param("kws_seed_cnn.py", "jit", id="kws_seed_cnn-jit"),
+    pytest.param("kws_seed_cnn.py", "pmap", id="kws_seed_cnn-pmap"),
+    pytest.param("kws_gru.py", "pmap", id="kws_gru-pmap"),
+    pytest.param("asr_attention.py", "pmap", id="asr_attention-pmap"),
+    pytest.param("wavenet.py", "pmap", id="wavenet-pmap"),
+    *[pytest.param(e, m, id=f"{e[:-3]}-{m}", marks=pytest.mark.slow)
+      for e, m in [("kws_gru.py", "jit"), ("kws_logmel_cnn.py", "jit"), ("kws_logmel_cnn.py", "pmap"),
+                   ("asr_attention.py", "jit"), ("wavenet.py", "jit"), ("wavenet_vocoder.py", "jit"),
+                   ("wavenet_vocoder.py", "pmap"), ("samplernn.py", "jit"), ("samplernn.py", "pmap")]],
+]
+
+
+def _device_args(experiment: str) -> list[str]:
     # SGD: Adam's first steps are ~lr * sign(grad), which turns float reduction-order noise in
     # near-zero gradients into lr-sized differences; SGD keeps the comparison at that noise.
-    common = ["--config", "experiments/kws_seed_cnn.py:tiny", "--config.num_train_steps=3",
-              "--config.batch_size=8", "--config.checkpoint_every_steps=3",
-              "--config.optimizer=sgd", "--config.learning_rate=0.01"]
-    _cli(["train", *common, "--workdir", str(tmp_path / "one")], tiny_data_dir, devices=1)
-    _cli(["train", *common, f"--config.parallel={mode}", "--workdir", str(tmp_path / "four")],
-         tiny_data_dir, devices=4)
-    one, four = _params(tmp_path / "one"), _params(tmp_path / "four")
+    args = ["--config", f"experiments/{experiment}:tiny", "--config.num_train_steps=3",
+            "--config.checkpoint_every_steps=3", "--config.optimizer=sgd",
+            "--config.learning_rate=0.01"]
+    if experiment.startswith("asr"):  # 4 devices need 4 utterances a batch: no length buckets
+        args += ["--config.batch_size=4", "--config.data.bucket_seconds=()"]
+    return args
+
+
+@pytest.mark.parametrize("experiment,mode", DEVICE_MATRIX)
+def test_four_devices_match_one(experiment, mode, tiny_commands, tiny_sentences, tiny_data_dir,
+                                tmp_path, run_cli, checkpoints):
+    common = _device_args(experiment)
+    run_cli(["train", *common, "--workdir", tmp_path / "one"], tiny_data_dir, devices=1)
+    run_cli(["train", *common, f"--config.parallel={mode}", "--workdir", tmp_path / "four"],
+            tiny_data_dir, devices=4)
+    one, four = checkpoints.params(tmp_path / "one"), checkpoints.params(tmp_path / "four")
     assert int(one["step"]) == int(four["step"]) == 3
-    _assert_same(one, four, rtol=1e-4, atol=1e-6)
+    checkpoints.assert_same(one, four, rtol=1e-4, atol=1e-6)
 
 
-def test_killed_run_resumes_to_the_same_parameters(tiny_commands, tiny_data_dir, tmp_path):
+BF16 = [pytest.param("kws_gru.py", id="kws_gru"), pytest.param("asr_attention.py", id="asr_attention"),
+        *[pytest.param(e, id=e[:-3], marks=pytest.mark.slow)
+          for e in ("kws_seed_cnn.py", "kws_logmel_cnn.py", "wavenet.py", "wavenet_vocoder.py",
+                    "samplernn.py")]]
+
+
+@pytest.mark.parametrize("experiment", BF16)
+def test_bfloat16_runs_or_is_refused_by_name(experiment, tiny_commands, tiny_sentences,
+                                             tiny_data_dir, tmp_path, run_cli):
+    """Every experiment trains in bfloat16, or is refused in one line naming its model, before
+    anything is written to the workdir."""
+    workdir = tmp_path / "run"
+    out = run_cli(["train", "--config", f"experiments/{experiment}:tiny", "--workdir", workdir,
+                   "--config.compute_dtype=bfloat16", "--config.num_train_steps=2"],
+                  tiny_data_dir, check=False)
+    model = load_config(str(ROOT / "experiments" / experiment)).model.name
+    if out.returncode == 0:
+        records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+        assert all(np.isfinite(r["loss"]) for r in records)
+    else:
+        assert out.returncode == 2
+        assert (f"config.compute_dtype=bfloat16: model '{model}' computes in float32 only"
+                in out.stderr), out.stderr[-2000:]
+        assert not (workdir / "config.json").exists()
+    assert (out.returncode == 0) == (model in ("waveform_cnn", "logmel_cnn", "gru_classifier"))
+
+
+def _kill_at(step: int, how: str) -> dict:
+    from audiojax.train.loop import SIGNAL_AT_STEP
+
+    return {SIGNAL_AT_STEP: f"{step}:{how}"}
+
+
+def test_killed_run_resumes_to_the_same_parameters(tiny_commands, tiny_data_dir, tmp_path,
+                                                   run_cli, checkpoints):
     # With grain worker processes, as real runs have: their iterator state is checkpointed too.
     common = ["--config", "experiments/kws_seed_cnn.py:tiny", "--config.num_train_steps=12",
-              "--config.checkpoint_every_steps=3", "--config.eval_every_steps=3",
+              "--config.checkpoint_every_steps=3", "--config.evals.validation.every_steps=3",
               "--config.data.num_workers=2"]
-    _cli(["train", *common, "--workdir", str(tmp_path / "whole")], tiny_data_dir)
+    run_cli(["train", *common, "--workdir", tmp_path / "whole"], tiny_data_dir)
 
     killed = tmp_path / "killed"
-    proc = _cli(["train", *common, "--workdir", str(killed)], tiny_data_dir,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and not (killed / "checkpoints" / "3" / "state").is_dir():
-        time.sleep(0.05)
-    workers = _descendants(proc.pid)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # The run kills itself (SIGKILL, no clean-up) after step 5: its step-3 checkpoint is the
+    # newest; a scheduler would end the dead job's worker processes, as the test does.
+    proc = run_cli(["train", *common, "--workdir", killed], tiny_data_dir,
+                   env=_kill_at(5, "KILL"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    returncode, workers = _run_to_the_end(proc)
     for pid in workers:  # as a scheduler ends a dead job's whole process tree
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    steps = [int(p.name) for p in (killed / "checkpoints").iterdir() if p.name.isdigit()]
-    assert 3 <= max(steps) < 12, steps  # killed mid-run
-    out = _cli(["train", *common, "--workdir", str(killed)], tiny_data_dir)
+        _kill(pid)
+    assert returncode == -signal.SIGKILL, returncode
+    steps = sorted(int(p.name) for p in (killed / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps == [3], steps
+    out = run_cli(["train", *common, "--workdir", killed], tiny_data_dir)
     assert "resuming" in out.stdout
-    whole, resumed = _params(tmp_path / "whole", 12), _params(killed, 12)
-    _assert_same(whole, resumed, rtol=0, atol=0)
+    whole, resumed = checkpoints.params(tmp_path / "whole", 12), checkpoints.params(killed, 12)
+    checkpoints.assert_same(whole, resumed, rtol=0, atol=0)
+    # metrics.jsonl holds the records of one uninterrupted run: each step once.
+    rows = [(r["step"], r["split"]) for r in map(json.loads, (killed / "metrics.jsonl").open())]
+    assert rows == [(r["step"], r["split"]) for r in map(json.loads, (tmp_path / "whole" / "metrics.jsonl").open())]
 
 
-def test_nonfinite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
-        tiny_commands, tiny_data_dir, tmp_path):
-    workdir = tmp_path / "run"
-    out = _cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", str(workdir),
-                "--config.learning_rate=1e30", "--config.checkpoint_every_steps=1",
-                "--config.log_every_steps=1"], tiny_data_dir, check=False)
+def _run_to_the_end(proc) -> tuple[int, set[int]]:
+    """Waits for a run that stops itself; returns its exit status and the processes it started
+    (its loader workers), seen while it ran. Fails with a message if it runs too long."""
+    workers: set[int] = set()
+    deadline = time.time() + KILL_TIMEOUT
+    while proc.poll() is None:
+        if time.time() > deadline:
+            for pid in [proc.pid, *workers, *_descendants(proc.pid)]:
+                _kill(pid)
+            pytest.fail(f"the run did not stop itself within {KILL_TIMEOUT} s")
+        workers |= _descendants(proc.pid)
+        time.sleep(0.05)
+    return proc.returncode, workers
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_nonfinite_steps_stop_with_the_step_and_keep_only_finite_checkpoints(
+        tiny_commands, tiny_data_dir, tmp_path, run_cli, checkpoints):
+    common = ["--config", "experiments/kws_seed_cnn.py:tiny", "--config.checkpoint_every_steps=1",
+              "--config.log_every_steps=1"]
+    # Warm-up from 0: step 1 leaves the parameters as they were (saved); step 2's learning rate
+    # of 3e29 gives parameters whose evaluation is NaN: not saved, and the run stops there.
+    workdir = tmp_path / "warm"
+    out = run_cli(["train", *common, "--workdir", workdir, "--config.learning_rate=1e30",
+                   "--config.warmup_steps=3"], tiny_data_dir, check=False)
     assert out.returncode == 2
-    assert "error: step 2: loss is nan" in out.stderr
+    assert "error: step 2: evaluator validation's loss is nan" in out.stderr
     assert "the last good checkpoint is step 1" in out.stderr
-    kept = _params(workdir)
-    assert int(kept["step"]) == 1
-    assert all(np.isfinite(v).all() for _, v in _flat(kept["params"]))
+    assert sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()) == [1]
+    kept = checkpoints.params(workdir)
+    assert all(np.isfinite(v).all() for _, v in checkpoints.flat(kept["params"]))
+    # At 1e30 from the start the first update's evaluation is NaN: nothing is saved.
+    workdir = tmp_path / "big"
+    out = run_cli(["train", *common, "--workdir", workdir, "--config.learning_rate=1e30"],
+                  tiny_data_dir, check=False)
+    assert out.returncode == 2 and "error: step 1: evaluator validation's loss is nan" in out.stderr
+    assert "no checkpoint was saved before it" in out.stderr
+    # An infinite learning rate makes the first update's parameters non-finite: the step
+    # refuses it and the run stops, nothing saved.
+    workdir = tmp_path / "inf"
+    out = run_cli(["train", *common, "--workdir", workdir, "--config.learning_rate=1e400"],
+                  tiny_data_dir, check=False)
+    assert out.returncode == 2 and "error: step 1: loss is" in out.stderr
+    assert "(the update was not applied)" in out.stderr
+    assert "no checkpoint was saved before it" in out.stderr
+    assert not [p for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()]
 
 
 def _corpus_with_bad_lines(tiny_commands, folder: Path) -> Path:
@@ -208,7 +350,11 @@ def _descendants(pid: int) -> set[int]:
     found, todo = set(), [pid]
     while todo:
         for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            for child in (task / "children").read_text().split():
+            try:
+                children = (task / "children").read_text().split()
+            except FileNotFoundError:
+                continue
+            for child in children:
                 found.add(int(child))
                 todo.append(int(child))
     return found
@@ -222,23 +368,20 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent's reaping is missing
 
 
-def test_terminated_run_stops_its_loader_workers(tiny_commands, tiny_data_dir, tmp_path):
+def test_terminated_run_stops_its_loader_workers(tiny_commands, tiny_data_dir, tmp_path, run_cli):
     """``kill`` (SIGTERM) on a training run ends its grain worker processes too (they used to
     be left running, holding memory) and leaves a complete checkpoint to resume from."""
     workdir = tmp_path / "run"
-    proc = _cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir",
-                 str(workdir), "--config.num_train_steps=100000", "--config.eval_every_steps=3",
-                 "--config.checkpoint_every_steps=3", "--config.data.num_workers=2"],
-                tiny_data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and not (workdir / "checkpoints" / "3" / "state").is_dir():
-        time.sleep(0.05)
-    workers = _descendants(proc.pid)
+    proc = run_cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", workdir,
+                    "--config.num_train_steps=100000", "--config.evals.validation.every_steps=3",
+                    "--config.checkpoint_every_steps=3", "--config.data.num_workers=2"],
+                   tiny_data_dir, env=_kill_at(4, "TERM"), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    returncode, workers = _run_to_the_end(proc)
+    assert returncode == 143, returncode
     assert len(workers) >= 2, workers  # grain's worker processes (and their helpers)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=120) == 143
     deadline = time.time() + 30
     while time.time() < deadline and any(_alive(p) for p in workers):
         time.sleep(0.1)
     assert not [p for p in workers if _alive(p)]
-    assert ocp.CheckpointManager(workdir.absolute() / "checkpoints").latest_step() >= 3
+    assert ocp.CheckpointManager(workdir.absolute() / "checkpoints").latest_step() == 3

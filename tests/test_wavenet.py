@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from audiojax.frontends import mu_law_decode, mu_law_encode
-from audiojax.generate import cached_sampler, initial_state, naive_sampler
+from audiojax.tasks.generation.samplers import cached_sampler, initial_state, naive_sampler
 from audiojax.models.output_dists import LogisticMixture
 from audiojax.models.wavenet import WaveNet
 

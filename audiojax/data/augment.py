@@ -17,13 +17,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["augment_waveforms", "change_speed", "length_mask", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
+from audiojax.masking import length_mask
+
+
+def example_index(batch_size_here: int, axis_name: str | None) -> jax.Array:
+    """Global index of each example of the (local) batch: per-example randomness keyed on it
+    is the same whether the batch is split over devices (``pmap`` over ``axis_name``) or not."""
+    offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * batch_size_here
+    return offset + jnp.arange(batch_size_here)
+
+__all__ = ["augment_waveforms", "change_speed", "example_index", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
            "spec_augment_masks", "spec_augment_per_example", "snr_db"]
 
-
-def length_mask(lengths: jax.Array, size: int) -> jax.Array:
-    """``(batch, size)`` bool: True for the first ``lengths[b]`` positions of row b."""
-    return jnp.arange(size)[None, :] < jnp.asarray(lengths)[:, None]
 
 
 def random_gain(key: jax.Array, x: jax.Array, min_db: float, max_db: float) -> jax.Array:

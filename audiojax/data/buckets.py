@@ -151,17 +151,23 @@ def label_widths(view, label_to_id, buckets: np.ndarray, count: int) -> list[int
 
 class TrimBatch(grain.transforms.Map):
     """Cuts ``audio (batch, max_length)`` to the smallest boundary (samples) that holds the
-    batch's longest true ``length`` and, with ``widths`` (one per bucket, see
+    batch's longest true ``length``, the extra ``signals`` with it (a frame-rate one to the
+    frames that cover the boundary) and, with ``widths`` (one per bucket, see
     :func:`label_widths`), tokenized ``label (batch, max_label_length)`` to that bucket's width
     (never below the batch's own widest label)."""
 
-    def __init__(self, boundaries: Sequence[int], widths: Sequence[int] | None = None):
+    def __init__(self, boundaries: Sequence[int], widths: Sequence[int] | None = None,
+                 signals=None):
         self.boundaries, self.widths = list(boundaries), widths
+        self.signals = dict(signals or {})  # name -> audiojax.data.sources.Signal
 
     def map(self, batch):
         longest = int(np.max(batch["length"], initial=0))
         bucket = int(bucket_of(np.array([longest]), self.boundaries)[0])
-        out = {**batch, "audio": batch["audio"][:, :self.boundaries[bucket]]}
+        size = self.boundaries[bucket]
+        out = {**batch, "audio": batch["audio"][:, :size]}
+        for name, signal in self.signals.items():
+            out[name] = batch[name][:, :-(-size // signal.hop_length)]
         if self.widths is not None:
             needed = int(np.flatnonzero(batch["label"].any(axis=0)).max(initial=-1)) + 1
             out["label"] = batch["label"][:, :max(self.widths[bucket], needed, 1)]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from audiojax import audio as audio_lib
-from audiojax.data.manifest import parse_manifest
+from audiojax.data.manifest import CLIP_COLUMNS, Column, parse_manifest
 from audiojax.data.sources import _info_labels
 
 __all__ = ["Problem", "check_manifest", "run_check"]
@@ -43,18 +43,22 @@ def check_manifest(
     labels: Sequence[str] | None = None,
     expect_channels: int | None = 1,
     progress: bool = True,
+    columns: Sequence[Column] | None = None,
 ) -> list[Problem]:
-    """Decodes every clip of ``manifest`` and returns its problems in line order.
+    """Decodes every clip of ``manifest`` (every audio column of ``columns``, default the clip
+    manifest's) and returns its problems in line order.
 
     Problems: malformed line, missing file, empty file, corrupt/undecodable audio, truncated
     audio, empty clip (0 samples), NaN/Inf samples, wrong channel count (unless
-    ``expect_channels`` is None), unknown label (only when ``labels`` is given).
+    ``expect_channels`` is None), unknown label (only when ``labels`` is given), and for
+    manifests with several audio columns, files of one line that differ in rate or length.
 
     Raises:
       FileNotFoundError: the manifest itself does not exist.
     """
     name = str(manifest)
-    entries, errors = parse_manifest(manifest)
+    columns = CLIP_COLUMNS if columns is None else columns
+    entries, errors = parse_manifest(manifest, columns)
     problems = [Problem(name, e.line, "", e.problem) for e in errors]
     known = set(labels) if labels is not None else None
     iterator = entries
@@ -63,18 +67,28 @@ def check_manifest(
 
         iterator = tqdm(entries, desc=f"checking {Path(name).name}", unit="clip", file=sys.stderr)
     for entry in iterator:
-        def add(message: str) -> None:
-            problems.append(Problem(name, entry.line, entry.path, message))
+        def add(message: str, column: str = "audio") -> None:
+            shown = entry.path if column == "audio" else f"{column} {entry.values[column]}"
+            problems.append(Problem(name, entry.line, shown, message))
 
         if known is not None and entry.label not in known:
             add(f"unknown label {entry.label!r} (not among the {len(known)} labels)")
-        try:
-            header = audio_lib.info(entry.audio_path)
-            if expect_channels is not None and header.channels != expect_channels:
-                add(f"wrong channel count: {header.channels} channels, expected {expect_channels}")
-            audio_lib.load(entry.audio_path, sr=None, mono=False)
-        except audio_lib.AudioError as e:
-            add(e.problem)
+        first = None  # (column, rate, frames) of the line's first audio file
+        for column, path in entry.paths.items():
+            try:
+                header = audio_lib.info(path)
+                if expect_channels is not None and header.channels != expect_channels:
+                    add(f"wrong channel count: {header.channels} channels, expected {expect_channels}",
+                        column)
+                audio_lib.load(path, sr=None, mono=False)
+            except audio_lib.AudioError as e:
+                add(e.problem, column)
+                continue
+            if first is None:
+                first = (column, header.samplerate, header.frames)
+            elif (header.samplerate, header.frames) != first[1:]:
+                add(f"{header.frames} samples at {header.samplerate} Hz, but {first[0]} has "
+                    f"{first[2]} at {first[1]} Hz", column)
     problems.sort(key=lambda p: p.line)
     return problems
 
@@ -85,6 +99,7 @@ def run_check(
     expect_channels: int | None = 1,
     progress: bool = True,
     out: TextIO | None = None,
+    columns: Sequence[Column] | None = None,
 ) -> int:
     """The ``audiojax data check MANIFEST`` command: prints each problem (to ``out``, default
     stdout) and a summary (stderr); returns the exit status, 0 when clean, 1 otherwise.
@@ -96,7 +111,7 @@ def run_check(
     if labels is None:
         labels = _info_labels(Path(manifest).parent)
     try:
-        problems = check_manifest(manifest, labels, expect_channels, progress)
+        problems = check_manifest(manifest, labels, expect_channels, progress, columns)
     except OSError as e:
         print(f"{manifest}: cannot read manifest ({e.strerror or e})", file=out)
         return 2

@@ -1,4 +1,6 @@
-"""The article's manifest format: one clip per line, ``path<TAB>label[<TAB>speaker]``.
+"""The article's manifest format: one clip per line, ``path<TAB>label[<TAB>speaker]``, and
+the same format with other columns that a task declares (:class:`Column`: an enhancement
+manifest is ``mixture<TAB>clean``).
 
 Rules (read and written the same way everywhere in audiojax):
 
@@ -23,7 +25,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-COLUMNS = "path<TAB>label[<TAB>speaker]"
+@dataclass(frozen=True)
+class Column:
+    """One manifest column: ``name`` is the record key it fills; ``kind`` is ``audio`` (a path,
+    relative to the manifest's folder or absolute) or ``text``; ``title`` is what messages call
+    it (default: the name). Optional columns come last and may be left out or empty."""
+
+    name: str
+    kind: str = "text"
+    optional: bool = False
+    title: str = ""
+
+    @property
+    def heading(self) -> str:
+        return self.title or self.name
+
+
+# The article's clip manifests; a task declares its own columns (``Task.columns``).
+CLIP_COLUMNS = (Column("audio", "audio", title="path"), Column("label"),
+                Column("speaker", optional=True))
+
+
+def describe(columns: Sequence[Column]) -> str:
+    """``path<TAB>label[<TAB>speaker]``: the columns as a line reads them."""
+    required = "<TAB>".join(c.heading for c in columns if not c.optional)
+    optional = "".join(f"[<TAB>{c.heading}" for c in columns if c.optional)
+    return required + optional + "]" * sum(c.optional for c in columns)
 
 
 class ManifestError(ValueError):
@@ -41,32 +68,48 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One manifest line: ``path`` as written, resolved ``audio_path``, label, speaker ("" if none)."""
+    """One manifest line: ``values`` as written per column name (optional ones "" when
+    absent) and ``paths``, the audio columns resolved against the manifest's folder."""
 
     line: int
-    path: str
-    audio_path: str
-    label: str
-    speaker: str = ""
+    values: dict
+    paths: dict
+
+    @property
+    def path(self) -> str:
+        return self.values["audio"]
+
+    @property
+    def audio_path(self) -> str:
+        return self.paths["audio"]
+
+    @property
+    def label(self) -> str:
+        return self.values.get("label", "")
+
+    @property
+    def speaker(self) -> str:
+        return self.values.get("speaker", "")
 
 
-def _parse_line(text: str) -> tuple[str, str, str] | str:
-    """Returns ``(path, label, speaker)`` or the problem with the line."""
+def _parse_line(text: str, columns: Sequence[Column]) -> dict | str:
+    """Returns ``{column name: value}`` or the problem with the line."""
     cols = text.split("\t")
-    if len(cols) < 2:
-        return f"malformed line: expected {COLUMNS}, got 1 column (no tab)"
-    if len(cols) > 3:
-        return f"malformed line: expected {COLUMNS}, got {len(cols)} columns"
-    path, label = cols[0], cols[1]
-    speaker = cols[2] if len(cols) == 3 else ""
-    if not path.strip():
-        return "malformed line: empty path"
-    if not label:
-        return "malformed line: empty label"
-    return path, label, speaker
+    required = sum(not c.optional for c in columns)
+    if not required <= len(cols) <= len(columns):
+        got = "1 column (no tab)" if len(cols) == 1 else f"{len(cols)} columns"
+        return f"malformed line: expected {describe(columns)}, got {got}"
+    values = {}
+    for column, value in zip(columns, cols + [""] * (len(columns) - len(cols))):
+        empty = not value.strip() if column.kind == "audio" else not value
+        if empty and not column.optional:
+            return f"malformed line: empty {column.heading}"
+        values[column.name] = value
+    return values
 
 
-def parse_manifest(manifest: str | os.PathLike) -> tuple[list[Entry], list[ManifestError]]:
+def parse_manifest(manifest: str | os.PathLike, columns: Sequence[Column] = CLIP_COLUMNS
+                   ) -> tuple[list[Entry], list[ManifestError]]:
     """Reads every line, keeping going past malformed ones (for data checks).
 
     Returns:
@@ -90,20 +133,25 @@ def parse_manifest(manifest: str | os.PathLike) -> tuple[list[Entry], list[Manif
             text = text.rstrip("\r\n")
             if not text.strip():
                 continue
-            parsed = _parse_line(text)
+            parsed = _parse_line(text, columns)
             if isinstance(parsed, str):
                 errors.append(ManifestError(manifest, number, parsed))
                 continue
-            path, label, speaker = parsed
-            p = Path(path)
-            audio_path = str(p if p.is_absolute() else base / p)
-            entries.append(Entry(number, path, audio_path, label, speaker))
+            paths = {c.name: _resolve(base, parsed[c.name]) for c in columns
+                     if c.kind == "audio" and parsed[c.name]}
+            entries.append(Entry(number, parsed, paths))
     return entries, errors
 
 
-def read_manifest(manifest: str | os.PathLike) -> list[Entry]:
+def _resolve(base: Path, path: str) -> str:
+    p = Path(path)
+    return str(p if p.is_absolute() else base / p)
+
+
+def read_manifest(manifest: str | os.PathLike, columns: Sequence[Column] = CLIP_COLUMNS
+                  ) -> list[Entry]:
     """Reads a manifest; raises :class:`ManifestError` on the first malformed line."""
-    entries, errors = parse_manifest(manifest)
+    entries, errors = parse_manifest(manifest, columns)
     if errors:
         raise errors[0]
     return entries
@@ -113,33 +161,38 @@ def write_manifest(
     manifest: str | os.PathLike,
     rows: Iterable[Sequence[str]],
     *,
+    columns: Sequence[Column] = CLIP_COLUMNS,
     relative: bool = True,
 ) -> int:
-    """Writes ``(path, label)`` or ``(path, label, speaker)`` rows; returns the number written.
+    """Writes rows of ``columns`` values (``(path, label)`` or ``(path, label, speaker)`` by
+    default; trailing optional values may be left out, None or ""); returns the number written.
 
-    With ``relative`` (default), paths under the manifest's folder are written relative to it
-    (others stay absolute). Raises ValueError on a field holding a tab or a line break, or an
-    empty path or label, so that what is written always reads back the same.
+    With ``relative`` (default), audio paths under the manifest's folder are written relative
+    to it (others stay absolute). Raises ValueError on a field holding a tab or a line break,
+    or an empty required field, so that what is written always reads back the same.
     """
     manifest = Path(manifest)
     manifest.parent.mkdir(parents=True, exist_ok=True)
     base = manifest.parent.resolve()
+    required = sum(not c.optional for c in columns)
     lines = []
     for row in rows:
-        if len(row) not in (2, 3):
-            raise ValueError(f"a manifest row is (path, label[, speaker]), got {row!r}")
-        path, label = str(row[0]), str(row[1])
-        speaker = str(row[2]) if len(row) == 3 and row[2] is not None else ""
-        if relative and Path(path).is_absolute():
-            try:
-                path = str(Path(path).resolve().relative_to(base))
-            except ValueError:
-                pass
-        for name, value in (("path", path), ("label", label), ("speaker", speaker)):
+        if not required <= len(row) <= len(columns):
+            raise ValueError(f"a manifest row is ({describe(columns).replace('<TAB>', ', ')}), "
+                             f"got {row!r}")
+        values = ["" if v is None else str(v) for v in row]
+        for i, (column, value) in enumerate(zip(columns, values)):
+            if column.kind == "audio" and relative and Path(value).is_absolute():
+                try:
+                    values[i] = value = str(Path(value).resolve().relative_to(base))
+                except ValueError:
+                    pass
             if any(c in value for c in "\t\r\n"):
-                raise ValueError(f"manifest {name} {value!r} holds a tab or line break")
-        if not path or not label:
-            raise ValueError(f"manifest rows need a non-empty path and label, got {row!r}")
-        lines.append("\t".join([path, label, speaker]) if speaker else f"{path}\t{label}")
+                raise ValueError(f"manifest {column.heading} {value!r} holds a tab or line break")
+            if not value and not column.optional:
+                raise ValueError(f"manifest rows need a non-empty {column.heading}, got {row!r}")
+        while len(values) > required and not values[-1]:
+            values.pop()
+        lines.append("\t".join(values))
     manifest.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return len(lines)

@@ -13,7 +13,11 @@ Per example (in this order):
   * crop to ``max_length`` samples: train, a random window drawn from the record's own RNG
     (seed + position in the sampler, so a restored iterator draws the same crops); eval, the
     centre window, ``offset = (length - max_length) // 2`` as the article does;
-  * zero-pad shorter clips at the end; ``length`` keeps the true number of samples.
+  * zero-pad shorter clips at the end; ``length`` keeps the true number of samples;
+  * every extra signal the source declares (``source.signals``: a clean target, the sources of
+    a mixture, an event roll) is cropped with the same window and padded alike: a waveform
+    signal sample for sample (it must have the audio's length), a frame-rate one by the
+    frames of the window (crops then start on a frame boundary).
 
 Batches have static shapes (``max_length``, or with ``bucket_lengths`` one per length bucket:
 :mod:`audiojax.data.buckets`). Training drops the last partial batch (``drop_remainder``); eval pads
@@ -45,7 +49,7 @@ import numpy as np
 
 from audiojax.data.buckets import (BucketSampler, SortedSampler, TrimBatch, bucket_of, label_widths,
                                    record_lengths)
-from audiojax.data.sources import BadExampleError, Source, decode_record
+from audiojax.data.sources import BadExampleError, Signal, Source, decode_record
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +96,9 @@ class _ShardView:
         example = {k: record[k] for k in ("label", "speaker", "id", "origin")}
         try:
             example["audio"] = decode_record(record, self.sample_rate)
+            for name, signal in self.signals.items():
+                example[name] = _decode_signal(record, name, signal, self.sample_rate,
+                                               len(example["audio"]))
             example["error"] = ""
         except BadExampleError as e:
             if self.on_bad == "error":
@@ -99,9 +106,34 @@ class _ShardView:
             example["audio"], example["error"] = None, str(e)
         return example
 
+    @property
+    def signals(self) -> Mapping[str, Signal]:
+        return getattr(self.source, "signals", {})
+
     def __repr__(self) -> str:
         return (f"_ShardView({self.source!r}, sample_rate={self.sample_rate}, "
                 f"shard={self.shard_index}/{self.shard_count}, pad={self.pad})")
+
+
+def _decode_signal(record, name: str, signal: Signal, sample_rate: int, samples: int) -> np.ndarray:
+    """A record's extra signal: a waveform at ``sample_rate`` of the audio's ``samples``, or a
+    finite frame array covering them (``ceil(samples / hop_length)`` frames, a last partial
+    frame allowed to be missing)."""
+    if signal.waveform:
+        y = decode_record(record, sample_rate, key=name)
+        if len(y) != samples:
+            raise BadExampleError(record["origin"], record["id"],
+                                  f"{name}: {len(y)} samples, the audio has {samples}")
+        return y
+    frames = np.asarray(record[name], np.float32)
+    want = -(-samples // signal.hop_length)
+    if frames.ndim < 1 or not want - 1 <= frames.shape[0] <= want:
+        raise BadExampleError(record["origin"], record["id"],
+                              f"{name}: {frames.shape[0] if frames.ndim else 0} frames, the audio's "
+                              f"{samples} samples need {want} of {signal.hop_length}")
+    if not np.all(np.isfinite(frames)):
+        raise BadExampleError(record["origin"], record["id"], f"{name}: non-finite values")
+    return frames
 
 
 class _ProcessSlices:
@@ -129,11 +161,21 @@ class _ProcessSlices:
 
 
 class _CropPad(grain.transforms.RandomMap):
-    """Crops (train: random, eval: centre) or zero-pads to ``max_length``; maps the label."""
+    """Crops (train: random, eval: centre) or zero-pads to ``max_length``, the audio and every
+    extra signal with one window; maps the label."""
 
-    def __init__(self, max_length: int, train: bool, label_to_id: LabelMap, pad_label, on_bad: str):
+    def __init__(self, max_length: int, train: bool, label_to_id: LabelMap, pad_label, on_bad: str,
+                 signals: Mapping[str, Signal]):
         self.max_length, self.train = max_length, train
         self.label_to_id, self.pad_label, self.on_bad = label_to_id, pad_label, on_bad
+        self.signals = dict(signals)
+        hops = [s.hop_length for s in self.signals.values() if not s.waveform]
+        self.step = math.lcm(*hops) if hops else 1  # crops start where every frame grid does
+
+    def _signal_shape(self, signal: Signal) -> tuple[int, ...]:
+        if signal.waveform:
+            return (self.max_length,)
+        return (-(-self.max_length // signal.hop_length), *signal.frame_shape)
 
     def _label(self, example):
         label = example["label"]
@@ -155,7 +197,18 @@ class _CropPad(grain.transforms.RandomMap):
             "id": example.get("id", ""),
             "speaker": example.get("speaker", ""),
             "error": error,
+            **{name: np.zeros(self._signal_shape(s), np.float32) for name, s in self.signals.items()},
         }
+
+    def _window(self, x: np.ndarray, signal: Signal | None, offset: int) -> np.ndarray:
+        """``x`` from sample ``offset`` over ``max_length`` samples (its frames for a frame-rate
+        signal), zero-padded at the end."""
+        hop = 1 if signal is None else signal.hop_length
+        shape = (self.max_length,) if hop == 1 else self._signal_shape(signal)
+        piece = x[offset // hop:offset // hop + shape[0]]
+        out = np.zeros(shape, np.float32)
+        out[:len(piece)] = piece
+        return out
 
     def random_map(self, example, rng: np.random.Generator):
         if example.get("padding"):
@@ -170,22 +223,19 @@ class _CropPad(grain.transforms.RandomMap):
             return self._empty(example, str(e))
         y = example["audio"]
         n, size = y.shape[0], self.max_length
-        if n >= size:
+        offset = 0
+        if n > size:
             offset = int(rng.integers(0, n - size + 1)) if self.train else (n - size) // 2
-            out = np.ascontiguousarray(y[offset:offset + size], np.float32)
-            length = size
-        else:
-            out = np.zeros(size, np.float32)
-            out[:n] = y
-            length = n
+            offset -= offset % self.step
         return {
-            "audio": out,
-            "length": np.int32(length),
+            "audio": self._window(y, None, offset),
+            "length": np.int32(min(n - offset, size)),
             "label": label,
             "mask": np.bool_(True),
             "id": example["id"],
             "speaker": example["speaker"],
             "error": "",
+            **{name: self._window(example[name], s, offset) for name, s in self.signals.items()},
         }
 
 
@@ -388,13 +438,13 @@ def make_loader(
     if slices:
         sampler = _ProcessSlices(sampler, batch_size, shard_index, shard_count)
     operations: list = [
-        _CropPad(max_length, train, label_to_id, pad_label, on_bad),
+        _CropPad(max_length, train, label_to_id, pad_label, on_bad, view.signals),
         grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder),
     ]
     if not drop_remainder:
         operations.append(_PadBatch(batch_size))
     if len(boundaries) > 1:
-        operations.append(TrimBatch(boundaries, widths))
+        operations.append(TrimBatch(boundaries, widths, view.signals))
     if worker_count > 0:
         _parse_absl_flags()
     data_loader = grain.DataLoader(

@@ -9,9 +9,13 @@ A source has ``len(source)`` and ``source[i]``, which returns a *record*::
      "id": str (unique within the source),
      "origin": "train.tsv:12" or "tfds:speech_commands/train[17]"}
 
-plus ``labels`` (the class names in id order, or None when the source does not know them),
-``sample_rate`` (the native rate when known, else None) and a stable ``repr`` (grain checks it
-when an iterator state is restored). Sources are picklable: grain's worker processes get a copy.
+plus any extra signals the source declares in ``signals`` (``{name: Signal}``: a clean target
+waveform, the sources of a mixture, a frame-level event roll), each under its name in the
+record: a path or array like ``audio`` for a waveform, an array ``(frames, ...)`` for a signal
+at a frame rate. Besides ``len`` and indexing, a source has ``labels`` (the class names in id
+order, or None when the source does not know them), ``sample_rate`` (the native rate when
+known, else None), ``signals`` and a stable ``repr`` (grain checks it when an iterator state is
+restored). Sources are picklable: grain's worker processes get a copy.
 
 * :class:`ManifestSource`: any TSV in the article's format (see :mod:`audiojax.data.manifest`).
 * :class:`TfdsSource`: ``tfds.data_source`` over the local builders (``audiojax_commands``,
@@ -19,12 +23,13 @@ when an iterator state is restored). Sources are picklable: grain's worker proce
   datasets use ``tfds.features.Audio``, which needs TensorFlow: it is imported only on that path,
   with GPUs hidden from it at once (``pip install 'audiojax[catalog]'``).
 * :func:`open_source` turns a spec string (``manifest:PATH``, ``PATH.tsv``, ``tfds:NAME``,
-  ``commands``, ``sentences/small``) into one of them.
+  ``commands``, ``sentences/small``, ``python:pkg.module:factory``) into one of them.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import json
 import logging
@@ -36,7 +41,7 @@ import numpy as np
 
 from audiojax import audio as audio_lib
 from audiojax.data import corpus_dir, default_data_dir
-from audiojax.data.manifest import ManifestError, parse_manifest
+from audiojax.data.manifest import CLIP_COLUMNS, Column, ManifestError, parse_manifest
 
 __all__ = [
     "BadExampleError",
@@ -44,6 +49,7 @@ __all__ = [
     "FileListSource",
     "ManifestError",
     "ManifestSource",
+    "Signal",
     "Source",
     "TfdsSource",
     "decode_record",
@@ -55,9 +61,26 @@ LOCAL_CORPORA = ("commands", "sentences")
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 
+@dataclasses.dataclass(frozen=True)
+class Signal:
+    """An extra per-example signal of a source: ``hop_length`` 1 for a waveform at the audio's
+    rate (a path or an array, decoded and resampled like ``audio``), else the samples per frame
+    of an array ``(frames, ...)`` at that frame rate (frame ``i`` covers samples
+    ``[i * hop_length, (i + 1) * hop_length)`` of the audio) whose frames have ``frame_shape``
+    (``(num_classes,)`` for an event roll)."""
+
+    hop_length: int = 1
+    frame_shape: tuple[int, ...] = ()
+
+    @property
+    def waveform(self) -> bool:
+        return self.hop_length == 1
+
+
 class Source(Protocol):
     labels: list[str] | None
     sample_rate: int | None
+    signals: Mapping[str, Signal]
 
     def __len__(self) -> int: ...
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -83,7 +106,8 @@ class CatalogError(RuntimeError):
 
 
 class ManifestSource:
-    """Clips listed in a manifest (``path<TAB>label[<TAB>speaker]``).
+    """Clips listed in a manifest (``path<TAB>label[<TAB>speaker]``, or the ``columns`` a task
+    declares: every audio column but ``audio`` is an extra waveform signal of the record).
 
     Args:
       path: the manifest. Malformed lines raise :class:`ManifestError` (``file:line``) here,
@@ -92,20 +116,23 @@ class ManifestSource:
         manifest (the local corpora write one), else None (see :func:`labels_of`).
       skip_malformed: ... unless True: then they are left out and listed in ``self.malformed``
         (the messages), for the caller to report.
+      columns: the manifest's columns (default: the article's clip manifest).
     """
 
     def __init__(self, path: str | os.PathLike, labels: Sequence[str] | None = None,
-                 skip_malformed: bool = False):
+                 skip_malformed: bool = False, columns: Sequence[Column] = CLIP_COLUMNS):
         self.path = str(path)
-        entries, errors = parse_manifest(path)
+        entries, errors = parse_manifest(path, columns)
         if errors and not skip_malformed:
             raise errors[0]
         self.malformed = [str(e) for e in errors]
+        self.signals = {c.name: Signal() for c in columns if c.kind == "audio" and c.name != "audio"}
         self._audio = [e.audio_path for e in entries]
         self._label = [e.label for e in entries]
         self._speaker = [e.speaker for e in entries]
         self._id = [e.path for e in entries]
         self._line = [e.line for e in entries]
+        self._signals = [{name: e.paths[name] for name in self.signals} for e in entries]
         self.labels = list(labels) if labels is not None else _info_labels(Path(path).parent)
         self.sample_rate = None
 
@@ -120,6 +147,7 @@ class ManifestSource:
             "speaker": self._speaker[index],
             "id": self._id[index],
             "origin": f"{self.path}:{self._line[index]}",
+            **self._signals[index],
         }
 
     def unique_labels(self) -> list[str]:
@@ -133,7 +161,7 @@ class ManifestSource:
         if not keep:
             raise ValueError(f"{self.path}: no clips of the speakers asked for ({sorted(speakers)[:5]}...)")
         out = copy.copy(self)
-        for name in ("_audio", "_label", "_speaker", "_id", "_line"):
+        for name in ("_audio", "_label", "_speaker", "_id", "_line", "_signals"):
             setattr(out, name, [getattr(self, name)[i] for i in keep])
         return out
 
@@ -247,6 +275,8 @@ class TfdsSource:
       fields: override of the feature names (keys ``audio``, ``label``, ``speaker``, ``id``).
     """
 
+    signals: Mapping[str, Signal] = {}
+
     def __init__(
         self,
         name: str,
@@ -352,6 +382,7 @@ class FileListSource:
 
     labels = None
     sample_rate = None
+    signals: Mapping[str, Signal] = {}
 
     def __init__(self, files: list[str]):
         self.files = [str(f) for f in files]
@@ -376,8 +407,9 @@ def open_source(
     tfds_data_dir: str | os.PathLike | None = None,
     sample_rate: int | None = None,
     skip_malformed: bool = False,
-) -> ManifestSource | TfdsSource:
-    """Opens a source from a spec string.
+    columns: Sequence[Column] = CLIP_COLUMNS,
+) -> Source:
+    """Opens a source from a spec string; manifests are read with ``columns``.
 
     Specs:
       * ``manifest:PATH`` or any path ending in ``.tsv``: that manifest, for the train split
@@ -387,12 +419,18 @@ def open_source(
         ``corpus_dir(data_dir, NAME, SIZE)/SPLIT.tsv``.
       * ``tfds:audiojax_commands/small`` (local builders, read from ``data_dir/tfds``) or
         ``tfds:NAME[/CONFIG]`` for a catalog dataset (read from ``tfds_data_dir``, default TFDS's).
+      * ``python:pkg.module:factory``: ``factory(split)`` returns the source (any object with
+        the :class:`Source` interface: in-memory data, a researcher's own format).
 
     ``data_dir`` defaults to :func:`audiojax.data.default_data_dir`; ``skip_malformed`` goes to
     :class:`ManifestSource`.
     """
     spec = str(spec)
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    if spec.startswith("python:"):
+        from audiojax.config import import_object  # noqa: PLC0415
+
+        return import_object(spec[len("python:"):], "config.data.source")(split)
     if spec.startswith("tfds:"):
         name = spec[len("tfds:"):]
         if name.split("/")[0].startswith("audiojax_"):
@@ -403,22 +441,23 @@ def open_source(
     if spec.startswith("manifest:") or spec.endswith(".tsv"):
         path = Path(spec.removeprefix("manifest:").replace("{split}", split))
         if path.is_dir():
-            return ManifestSource(path / f"{split}.tsv", skip_malformed=skip_malformed)
+            return ManifestSource(path / f"{split}.tsv", skip_malformed=skip_malformed, columns=columns)
         if "{split}" not in spec and split != "train":
             # One file cannot be every split: evaluating on the training data would pass silently.
             raise ValueError(
                 f"data source {spec!r} is one manifest, but split {split!r} was asked for; give a "
                 f"folder with train/validation/test.tsv or a pattern such as 'my/{{split}}.tsv'")
-        return ManifestSource(path, skip_malformed=skip_malformed)
+        return ManifestSource(path, skip_malformed=skip_malformed, columns=columns)
     corpus, _, size = spec.partition("/")
     if corpus in LOCAL_CORPORA:
         path = corpus_dir(data_dir, corpus, size or "full") / f"{split}.tsv"
         if not path.is_file():
             raise FileNotFoundError(
                 f"{spec}: no manifest at {path}; build the corpus first (audiojax data build {corpus})")
-        return ManifestSource(path, skip_malformed=skip_malformed)
+        return ManifestSource(path, skip_malformed=skip_malformed, columns=columns)
     if Path(spec).is_dir():
-        return ManifestSource(Path(spec) / f"{split}.tsv", skip_malformed=skip_malformed)
+        return ManifestSource(Path(spec) / f"{split}.tsv", skip_malformed=skip_malformed,
+                              columns=columns)
     raise ValueError(f"unknown data source {spec!r}: expected manifest:PATH, PATH.tsv, "
                      f"tfds:NAME[/CONFIG], or a local corpus ({', '.join(LOCAL_CORPORA)}[/SIZE])")
 
@@ -427,14 +466,16 @@ def open_source(
 # Decoding
 
 
-def decode_record(record: Mapping[str, Any], sample_rate: int) -> np.ndarray:
-    """The record's audio as mono float32 ``(samples,)`` at ``sample_rate``.
+def decode_record(record: Mapping[str, Any], sample_rate: int, key: str = "audio") -> np.ndarray:
+    """The record's audio (or its waveform signal ``key``) as mono float32 ``(samples,)`` at
+    ``sample_rate``.
 
     Raises:
       BadExampleError: ``ORIGIN: ID: PROBLEM`` for a missing/corrupt/truncated/empty file,
-        NaN/Inf samples, or an array without a sample rate.
+        NaN/Inf samples, or an array without a sample rate (a signal's problem starts with its
+        name).
     """
-    audio = record["audio"]
+    audio = record[key]
     try:
         if isinstance(audio, (str, os.PathLike)):
             y, _ = audio_lib.load(audio, sr=sample_rate, mono=True)
@@ -461,4 +502,6 @@ def decode_record(record: Mapping[str, Any], sample_rate: int) -> np.ndarray:
             y = audio_lib.resample(y, int(sr), sample_rate)
         return np.ascontiguousarray(y, np.float32)
     except audio_lib.AudioError as e:
-        raise BadExampleError(record["origin"], record["id"], e.problem) from None
+        where = str(audio) if isinstance(audio, (str, os.PathLike)) else "(array)"
+        problem = e.problem if key == "audio" else f"{key} {where}: {e.problem}"
+        raise BadExampleError(record["origin"], record["id"], problem) from None

@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from audiojax.masking import length_mask, masked_mean
+
 # PyTorch's BatchNorm1d momentum 0.1 is an exponential average with weight 0.9 on the old value.
 _BN = dict(momentum=0.9, epsilon=1e-5)
 
@@ -52,13 +54,10 @@ def _max_pool(x: jnp.ndarray, window: tuple[int, ...]) -> jnp.ndarray:
     return x
 
 
-def _masked_mean(x: jnp.ndarray, valid: jnp.ndarray) -> jnp.ndarray:
-    """Mean of ``x (batch, frames, ...)`` over frames ``< valid (batch,)``; at least one frame."""
-    frames = jnp.arange(x.shape[1])
-    valid = jnp.clip(valid, 1, x.shape[1])
-    mask = (frames[None, :] < valid[:, None]).astype(x.dtype)
-    mask = mask.reshape(mask.shape + (1,) * (x.ndim - 2))
-    return (x * mask).sum(axis=1) / valid.reshape((-1,) + (1,) * (x.ndim - 2)).astype(x.dtype)
+def _frame_mean(x: jnp.ndarray, valid: jnp.ndarray) -> jnp.ndarray:
+    """Mean of ``x (batch, frames, ...)`` over frames ``< valid (batch,)``, at least the first
+    (a clip shorter than the receptive field still gets its first frame's features)."""
+    return masked_mean(x, length_mask(jnp.maximum(valid, 1), x.shape[1]), axis=1)
 
 
 class WaveformCNN(nn.Module):
@@ -93,8 +92,11 @@ class WaveformCNN(nn.Module):
         return samples
 
     @nn.compact
-    def __call__(self, audio: jnp.ndarray, lengths: jnp.ndarray, *, train: bool) -> jnp.ndarray:
-        """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``."""
+    def __call__(self, audio: jnp.ndarray, lengths: jnp.ndarray, *, train: bool,
+                 augment_keys: jnp.ndarray | None = None) -> jnp.ndarray:
+        """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``.
+        ``augment_keys`` (the clip classifiers' shared signature) are unused: no feature-level
+        augmentation on raw waveforms."""
         x = audio.astype(self.dtype)[..., None]  # (batch, samples, 1): channels last
         for features, kernel, stride in self.blocks:
             x = nn.Conv(features, (kernel,), strides=(stride,), padding="VALID", dtype=self.dtype)(x)
@@ -106,7 +108,7 @@ class WaveformCNN(nn.Module):
             raise ValueError(f"audio: {audio.shape[1]} samples are too short for WaveformCNN, "
                              f"which needs at least {shortest}")
         valid = self.output_frames(lengths)
-        x = _masked_mean(x, valid) if self.masked_pooling else x.mean(axis=1)
+        x = _frame_mean(x, valid) if self.masked_pooling else x.mean(axis=1)
         x = nn.relu(nn.Dense(512, dtype=self.dtype)(x))
         return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
 
@@ -154,11 +156,6 @@ class LogMelCNN(nn.Module):
     dtype: Any = jnp.float32
     axis_name: str | None = None
 
-    @property
-    def feature_augment(self) -> bool:
-        """Whether training calls should pass ``augment_keys`` (SpecAugment is on)."""
-        return bool(self.time_masks or self.freq_masks)
-
     @nn.compact
     def __call__(self, audio: jnp.ndarray, lengths: jnp.ndarray, *, train: bool,
                  augment_keys: jnp.ndarray | None = None) -> jnp.ndarray:
@@ -179,9 +176,9 @@ class LogMelCNN(nn.Module):
         x = features(audio.astype(jnp.float32))                          # (batch, frames, bands)
         valid = frames_for_length(lengths, self.n_fft, self.hop_length, center=True)
         if self.utterance_norm:
-            x = x - _masked_mean(x, valid)[:, None, :]
+            x = x - _frame_mean(x, valid)[:, None, :]
         x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name, **_BN)(x)
-        if train and augment_keys is not None and self.feature_augment:
+        if train and augment_keys is not None and (self.time_masks or self.freq_masks):
             x = spec_augment_per_example(augment_keys, x, valid, self.time_masks,
                                          self.time_mask_width, self.freq_masks, self.freq_mask_width)
         x = x.astype(self.dtype)[..., None]                              # (batch, frames, bands, 1)
@@ -192,6 +189,6 @@ class LogMelCNN(nn.Module):
             x = _max_pool(nn.relu(x), (2, 2))
             valid = valid // 2
         x = x.mean(axis=2)                                               # (batch, frames', C)
-        x = _masked_mean(x, valid) if self.masked_pooling else x.mean(axis=1)
+        x = _frame_mean(x, valid) if self.masked_pooling else x.mean(axis=1)
         x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype)(x))
         return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from audiojax.data.augment import spec_augment_per_example
 from audiojax.frontends import LogMel, frames_for_length
-from audiojax.models.rnn import time_mask
+from audiojax.masking import length_mask, masked_mean
 
 
 class LogMelFeatures(nn.Module):
@@ -46,9 +46,9 @@ class LogMelFeatures(nn.Module):
                    top_db=80.0)(audio.astype(jnp.float32))
         frames = jnp.clip(frames_for_length(lengths, self.n_fft, self.hop_length, center=True),
                           1, x.shape[1])
-        valid = (jnp.arange(x.shape[1])[None, :] < frames[:, None])[..., None]
-        mean = (x * valid).sum(1, keepdims=True) / frames[:, None, None]
-        x = jnp.where(valid, (x - mean) / self.scale, 0.0)
+        valid = length_mask(frames, x.shape[1])
+        mean = masked_mean(x, valid, axis=1)[:, None, :]
+        x = jnp.where(valid[..., None], (x - mean) / self.scale, 0.0)
         if augment_keys is not None and (self.time_masks or self.freq_masks):
             x = spec_augment_per_example(augment_keys, x, frames, self.time_masks,
                                          self.time_mask_width, self.freq_masks, self.freq_mask_width)
@@ -74,9 +74,9 @@ class ConvSubsampler(nn.Module):
     def __call__(self, x: jax.Array, frames: jax.Array) -> tuple[jax.Array, jax.Array]:
         x = x[..., None]
         for i, channels in enumerate(self.channels):
-            x = x * time_mask(frames, x.shape[1])[:, :, None, None]
+            x = x * length_mask(frames, x.shape[1])[:, :, None, None]
             x = nn.relu(nn.Conv(channels, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
                                 name=f"conv_{i}")(x))
             frames = -(-frames // 2)
-        x = x * time_mask(frames, x.shape[1])[:, :, None, None]
+        x = x * length_mask(frames, x.shape[1])[:, :, None, None]
         return x.reshape(x.shape[0], x.shape[1], -1), frames

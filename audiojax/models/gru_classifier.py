@@ -3,12 +3,15 @@ over time -> dense -> logits (the article names GRUs for recognition and affecti
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from audiojax.masking import length_mask, masked_mean
 from audiojax.models.features import LogMelFeatures
-from audiojax.models.rnn import RNNEncoder, stack_frames, time_mask
+from audiojax.models.rnn import RNNEncoder, stack_frames
 
 
 class GRUClassifier(nn.Module):
@@ -21,6 +24,8 @@ class GRUClassifier(nn.Module):
         the caller passes ``augment_keys``.
       input_stack: neighbouring frames concatenated before the GRU (time reduction).
       hidden, layers, reductions, bidirectional, cell: the :class:`RNNEncoder`.
+      dtype: computation dtype of the GRU and dense layers (e.g. bfloat16); the front-end and
+        the parameters stay float32.
     """
 
     num_classes: int
@@ -36,11 +41,7 @@ class GRUClassifier(nn.Module):
     reductions: int = 0
     bidirectional: bool = True
     cell: str = "article"
-
-    @property
-    def feature_augment(self) -> bool:
-        """Whether training calls should pass ``augment_keys`` (SpecAugment is on)."""
-        return bool(self.time_masks or self.freq_masks)
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, audio: jax.Array, lengths: jax.Array, *, train: bool,
@@ -49,10 +50,9 @@ class GRUClassifier(nn.Module):
             n_mels=self.n_mels, hop_length=self.hop_length, time_masks=self.time_masks,
             time_mask_width=self.time_mask_width, freq_masks=self.freq_masks,
             freq_mask_width=self.freq_mask_width)(audio, lengths, augment_keys if train else None)
-        x, frames = stack_frames(x, frames, self.input_stack)
+        x, frames = stack_frames(x.astype(self.dtype), frames, self.input_stack)
         x, frames = RNNEncoder(self.hidden, self.layers, self.bidirectional, self.reductions,
-                               self.cell)(x, frames, train=train)
-        mask = time_mask(frames, x.shape[1])[..., None]
-        pooled = (x * mask).sum(1) / jnp.maximum(frames, 1)[:, None]
-        x = nn.relu(nn.Dense(self.hidden)(pooled))
-        return nn.Dense(self.num_classes)(x)
+                               self.cell, dtype=self.dtype)(x, frames, train=train)
+        pooled = masked_mean(x, length_mask(frames, x.shape[1]), axis=1)
+        x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype)(pooled))
+        return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)

@@ -20,6 +20,8 @@ import jax
 from flax.linen.recurrent import flip_sequences
 import jax.numpy as jnp
 
+from audiojax.masking import length_mask
+
 
 class ArticleGRUCell(nn.RNNCellBase):
     """The article's GRU cell: ``(h (..., features), x (..., in)) -> (h', h')``.
@@ -98,10 +100,6 @@ def make_cell(kind: str, features: int, name: str | None = None, dtype: Any = jn
     raise ValueError(f"cell: unknown {kind!r}; known: article, flax")
 
 
-def time_mask(lengths: jax.Array, frames: int) -> jax.Array:
-    """``(batch, frames)`` bool, True on the first ``lengths[b]`` frames."""
-    return jnp.arange(frames)[None, :] < lengths[:, None]
-
 
 def stack_frames(x: jax.Array, lengths: jax.Array, factor: int) -> tuple[jax.Array, jax.Array]:
     """Pyramidal time reduction (Listen-Attend-Spell): concatenates each ``factor`` neighbouring
@@ -154,7 +152,7 @@ class RNNEncoder(nn.Module):
         if not 0 <= self.reductions < max(self.layers, 1):
             raise ValueError(f"reductions: {self.reductions} must be below layers ({self.layers})")
         lengths = jnp.minimum(lengths, x.shape[1]).astype(jnp.int32)
-        x = x * time_mask(lengths, x.shape[1])[..., None]
+        x = x * length_mask(lengths, x.shape[1])[..., None]
         cell = lambda name: make_cell(self.cell, self.hidden, name, self.dtype, self.use_bias)  # noqa: E731
         for i in range(self.layers):
             if 0 < i <= self.reductions:
@@ -172,7 +170,7 @@ class RNNEncoder(nn.Module):
                                      name=f"layer_{i}")(x, seq_lengths=lengths)
             else:
                 x = nn.RNN(cell(f"forward_cell_{i}"), name=f"forward_{i}")(x, seq_lengths=lengths)
-            x = x * time_mask(lengths, x.shape[1])[..., None]
+            x = x * length_mask(lengths, x.shape[1])[..., None]
             if i == tap:
                 tapped = (x, lengths)
         return (x, lengths) if tap is None else (x, lengths, tapped)

@@ -5,7 +5,7 @@ of 4 samples conditioned on it, and an MLP over the last 4 quantized samples con
 middle tier, giving a softmax over ``num_classes`` mu-law codes. Same interface as WaveNet:
 ``__call__`` is the teacher-forced pass on the previous samples, ``init_cache``/``step`` draw
 one sample at a time (tiers update when their frame is complete), so
-:mod:`audiojax.generate` samples both.
+:mod:`audiojax.tasks.generation.samplers` samples both.
 """
 
 from __future__ import annotations

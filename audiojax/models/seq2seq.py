@@ -16,7 +16,7 @@ monotonic alignment teaches the encoder to locate characters long before the att
 learnt to, which is what makes attention models slow to start.
 
 Training runs the step over the reference (teacher forcing, :meth:`Recognizer.__call__`);
-decoding (``audiojax.decode``) calls :meth:`Recognizer.encode` once, then
+decoding (``audiojax.tasks.asr.decode``) calls :meth:`Recognizer.encode` once, then
 :meth:`Recognizer.decode_step` per emitted token.
 """
 
@@ -29,9 +29,10 @@ import jax
 import jax.numpy as jnp
 
 from audiojax.frontends import frames_for_length
+from audiojax.masking import length_mask
 from audiojax.models.attention import AdditiveAttention
 from audiojax.models.features import ConvSubsampler, LogMelFeatures
-from audiojax.models.rnn import RNNEncoder, make_cell, stack_frames, time_mask
+from audiojax.models.rnn import RNNEncoder, make_cell, stack_frames
 
 
 class Encoded(NamedTuple):
@@ -54,7 +55,7 @@ class Recognizer(nn.Module):
     """``audio (batch, samples)`` + ``lengths (batch,)`` -> per-step character logits.
 
     Attributes:
-      vocab_size: output classes (see ``audiojax.tasks.asr.CharTokenizer``); ``sos_id`` is the
+      vocab_size: output classes (see ``audiojax.tasks.asr.tokenizer.CharTokenizer``); ``sos_id`` is the
         token fed before the first character.
       n_mels, hop_length, win_length, n_fft, sample_rate: the log-mel front-end (samples, Hz).
       time_masks, time_mask_width, freq_masks, freq_mask_width: SpecAugment in training.
@@ -126,7 +127,7 @@ class Recognizer(nn.Module):
         else:
             h, frames, (tapped, tapped_frames) = self.encoder(x, frames, train=train, tap=self.ctc_layer)
             ctc = (self.ctc_output(tapped), tapped_frames)
-        return Encoded(h, self.attention.keys(h), time_mask(frames, h.shape[1])), ctc
+        return Encoded(h, self.attention.keys(h), length_mask(frames, h.shape[1])), ctc
 
     def encode(self, audio: jax.Array, lengths: jax.Array, *, train: bool = False,
                augment_keys: jax.Array | None = None) -> Encoded:

@@ -3,12 +3,16 @@
     train_and_evaluate(config, workdir)
 
 resumes from ``workdir/checkpoints`` when it holds one (state, RNG and data position), so the
-same command restarts a killed run where its last checkpoint left it.
+same command restarts a killed run where its last checkpoint left it. It knows nothing about
+audio: the task gives the example spec it initializes from, the loss, the evaluation outputs
+and the units of throughput; the evaluators named in ``config.evals`` score the run.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -18,126 +22,147 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from audiojax import plots
+from audiojax import evaluators, plots
+from audiojax.config import read_json, save_config
+from audiojax.data import splits
 from audiojax.data.pipeline import numeric
-from audiojax.tasks import get_task
-from audiojax.train import data as train_data
+from audiojax.tasks import task_class
 from audiojax.train.checkpoint import Checkpoints
-from audiojax.train.config import read_config, save_config
+from audiojax.train.defaults import migrate, validate
 from audiojax.train.metrics_log import MetricsLog, read_metrics
 from audiojax.train.parallel import DataParallel, maybe_initialize_distributed
-from audiojax.train.state import TrainState, make_optimizer
+from audiojax.train.state import TrainState, learning_rate_schedule, make_optimizer
 from audiojax.train.step import make_train_step
+
+# "STEP:SIGNAL" (KILL or TERM): after step STEP (its checkpoint written) the run sends itself
+# that signal; tests stop runs at a known step instead of racing them.
+SIGNAL_AT_STEP = "AUDIOJAX_TEST_SIGNAL_AT_STEP"
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised when a step's loss or gradients are NaN/Inf; names the step and the checkpoint kept."""
+    """Raised when a step or an evaluation is NaN/Inf; names the step and the checkpoint kept."""
 
 
-def _check_config(config: ml_collections.ConfigDict, workdir: Path) -> None:
-    """Saves the config on a new run; on a resumed run, refuses one that changed."""
+def read_run_config(workdir: str | Path) -> ml_collections.ConfigDict:
+    """A run's ``config.json``, migrated to this version (:func:`~audiojax.train.defaults.migrate`)."""
+    path = Path(workdir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"--workdir {workdir}: no config.json; is it a training run's folder?")
+    return migrate(read_json(path, "run's config"))
+
+
+def _check_config(config: ml_collections.ConfigDict, workdir: Path, has_checkpoint: bool) -> None:
+    """Saves the config of a new run; a run with checkpoints must be resumed with its own.
+    While no checkpoint exists (a failed first start) a new config replaces the saved one."""
     path = workdir / "config.json"
-    if not path.exists():
-        if jax.process_index() == 0:
-            save_config(config, path)
+    if path.exists() and has_checkpoint:
+        old = json.loads(json.dumps(read_run_config(workdir).to_dict()))
+        new = json.loads(json.dumps(config.to_dict()))
+        # `experiment` is where the config came from (spelled any way), not what it says.
+        changed = sorted(k for k in old.keys() | new.keys()
+                         if k != "experiment" and old.get(k) != new.get(k))
+        if changed:
+            raise ValueError(f"{workdir} holds a run with another config (differs in: "
+                             f"{', '.join(changed)}); use a new --workdir, or the same config to "
+                             f"resume it")
         return
-    old, new = read_config(path).to_dict(), json.loads(json.dumps(config.to_dict()))
-    # `experiment` is where the config came from (spelled any way), not what it says.
-    changed = sorted(k for k in old.keys() | new.keys()
-                     if k != "experiment" and old.get(k) != new.get(k))
-    if changed:
-        raise ValueError(f"{workdir} holds a run with another config (differs in: {', '.join(changed)}); "
-                         "use a new --workdir, or the same config to resume it")
+    if jax.process_index() == 0:
+        save_config(config, path)
 
 
-def _num_train_steps(config, steps_per_epoch: int) -> int:
-    if config.get("num_train_steps", -1) > 0:
+def num_train_steps(config, steps_per_epoch: int) -> int:
+    if config.num_train_steps > 0:
         return int(config.num_train_steps)
-    return int(config.num_epochs * steps_per_epoch)
+    return max(1, int(config.num_epochs * steps_per_epoch))
 
 
-def _add(sums, out):
-    return out if sums is None else jax.tree.map(jnp.add, sums, out)
+def _state_fn(config, task, tx, batch_size: int):
+    """A function building the step-0 state from the task's example spec (zeros, no data)."""
+    init_rng, state_rng = jax.random.split(jax.random.PRNGKey(config.seed))
+    spec = task.example_spec(batch_size)
 
+    def create() -> TrainState:
+        batch = {k: jnp.zeros(s.shape, s.dtype) for k, s in spec.items()}
+        return TrainState.create(task.init(init_rng, batch), tx, state_rng,
+                                 ema=config.ema_decay > 0)
 
-def evaluate_loader(task, parallel: DataParallel, eval_step, variables, loader,
-                    groups_of=None) -> dict:
-    """Runs ``eval_step`` over every batch of ``loader`` (one pass) and summarizes the sums
-    (accumulated by ``task.combine`` where a task has one, else added). Tasks with
-    ``per_group(sums, groups)`` also get ``per_speaker`` metrics when the source names
-    speakers, and ``per_condition`` ones (``{name: {bin: metrics}}``) when ``groups_of(ids)``
-    returns ``{name: [bin of each evaluated row]}`` (one process only: there each process sees
-    only its own rows)."""
-    combine = getattr(task, "combine", _add)
-    sums, speakers, ids = None, [], []
-    for batch in loader:
-        sums = combine(sums, eval_step(variables, parallel.put_batch(numeric(batch))))
-        speakers += batch["speaker"][batch["mask"]].tolist()
-        ids += batch["id"][batch["mask"]].tolist()
-    if sums is None:
-        raise ValueError("evaluation split is empty")
-    sums = jax.device_get(sums)
-    metrics = task.summarize(sums)
-    if hasattr(task, "per_group") and jax.process_count() == 1:
-        if any(speakers):
-            metrics["per_speaker"] = task.per_group(sums, speakers)
-        conditions = groups_of(ids) if groups_of else None
-        if conditions:
-            metrics["per_condition"] = {name: task.per_group(sums, bins)
-                                        for name, bins in conditions.items()}
-    return metrics
+    return create
 
 
 def initial_state(config, task, tx, batch_size: int) -> TrainState:
-    """The state at step 0 (also the structure a checkpoint is restored into)."""
-    init_rng, state_rng = jax.random.split(jax.random.PRNGKey(config.seed))
-    max_length = int(round(config.data.max_seconds * config.data.sample_rate))
-    dummy = {"audio": jnp.zeros((batch_size, max_length)), "length": jnp.full((batch_size,), max_length)}
-    return TrainState.create(jax.jit(task.init)(init_rng, dummy), tx, state_rng)
+    """The state at step 0."""
+    return jax.jit(_state_fn(config, task, tx, batch_size))()
 
 
-def _scalars(metrics: dict) -> dict:
+def state_template(config, task, tx, batch_size: int = 1) -> TrainState:
+    """The state's structure (``jax.ShapeDtypeStruct`` leaves), computing nothing: what a
+    checkpoint is restored into."""
+    return jax.eval_shape(_state_fn(config, task, tx, batch_size))
+
+
+def optimizer_for(config, steps_per_epoch: int):
+    """``(tx, schedule)`` of the config (``num_train_steps`` resolved)."""
+    schedule = learning_rate_schedule(config, steps_per_epoch)
+    return make_optimizer(config, schedule), schedule
+
+
+def scalars(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def _signal_hook(step: int, checkpoints: Checkpoints) -> None:
+    at, _, name = os.environ.get(SIGNAL_AT_STEP, "").partition(":")
+    if at and int(at) == step:
+        checkpoints.wait()
+        os.kill(os.getpid(), getattr(signal, f"SIG{name or 'KILL'}"))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     """Trains ``config`` in ``workdir`` (resuming it if it holds checkpoints); returns the last
-    validation metrics."""
+    metrics of the evaluator that ranks checkpoints (``config.best_metric``)."""
     maybe_initialize_distributed()
     config = ml_collections.ConfigDict(config.to_dict())  # ours to fill in; the caller's stays
+    validate(config)
     workdir = Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise ValueError(f"--workdir {workdir}: a file, not a folder")
     workdir.mkdir(parents=True, exist_ok=True)
-    _check_config(config, workdir)
-    train_data.ensure_corpus(config)
-    labels = train_data.labels_for(config)
-    if jax.process_index() == 0:
-        (workdir / "labels.json").write_text(json.dumps(labels) + "\n")
-    task = get_task(config, labels)
-    parallel = DataParallel(config.parallel)
-    local_batch = parallel.check_batch_size(config.batch_size)
-
-    train_source = train_data.open_split(config, "train")
-    eval_source = train_data.open_split(config, config.eval_split)
-    malformed = [*getattr(train_source, "malformed", []), *getattr(eval_source, "malformed", [])]
-    if malformed:
-        print(f"skipping {len(malformed)} malformed manifest line(s):\n  " + "\n  ".join(malformed))
-    train_loader = train_data.loader_for(config, train_source, task, train=True,
-                                         batch_size=local_batch)
-    eval_loader = train_data.loader_for(config, eval_source, task, train=False,
-                                        batch_size=local_batch)
-    steps_per_epoch = max(1, train_loader.shard_length // local_batch)
-    num_steps = _num_train_steps(config, steps_per_epoch)
-    with config.unlocked():
-        config.num_train_steps = num_steps  # the cosine schedule reads it
-    tx = make_optimizer(config, steps_per_epoch)
-
-    state = initial_state(config, task, tx, local_batch)
-
     checkpoints = Checkpoints(workdir / "checkpoints", keep=config.keep_checkpoints,
                               best_metric=config.best_metric, best_mode=config.best_mode)
+    start = checkpoints.step_for("latest") or 0
+    splits.prepare(config)
+    cls = task_class(config.task)
+    labels = cls.labels_for(config)
+    task = cls(config, labels)  # refuses what the task or model cannot honour, before any write
+    _check_config(config, workdir, has_checkpoint=bool(start))
+    if jax.process_index() == 0:
+        (workdir / "labels.json").write_text(json.dumps(labels) + "\n")
+    parallel = DataParallel(config.parallel)
+    local_batch = parallel.check_batch_size(config.batch_size)
+    if (local_batch // parallel.num_local_devices) % config.grad_accum_steps:
+        raise ValueError(f"config.grad_accum_steps={config.grad_accum_steps}: the "
+                         f"{local_batch // parallel.num_local_devices} examples per device must "
+                         f"divide into that many micro-batches")
+
+    train_source = splits.open_split(config, "train", task.columns)
+    train_loader = splits.loader_for(config, train_source, task.label_to_id, train=True,
+                                     batch_size=local_batch)
+    steps_per_epoch = max(1, train_loader.shard_length // local_batch)
+    num_steps = num_train_steps(config, steps_per_epoch)
+    with config.unlocked():
+        config.num_train_steps = num_steps  # the cosine schedule reads it
+    tx, schedule = optimizer_for(config, steps_per_epoch)
+    eval_step = parallel.compile_eval_step(task.eval_step)
+    evals = [evaluators.make(name, spec, config, task, parallel, eval_step)
+             for name, spec in config.evals.items()]
+    best_name = config.best_metric.partition("/")[0]
+    malformed = [*getattr(train_source, "malformed", []), *(m for e in evals for m in getattr(e, "malformed", []))]
+    if malformed:
+        print(f"skipping {len(malformed)} malformed manifest line(s):\n  " + "\n  ".join(malformed))
+
+    state = initial_state(config, task, tx, local_batch)
     log = MetricsLog(workdir)
     train_iter = iter(train_loader)
-    start = checkpoints.step_for("latest") or 0
     log.truncate_after(start)  # records past the checkpoint are redone (all, if killed before one)
     if start:
         state, meta = checkpoints.restore(start, state)
@@ -145,21 +170,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         print(f"resuming {workdir} from step {start}")
 
     placed = parallel.put_state(state)
-    train_step = parallel.compile_train_step(make_train_step(task, tx))
-    eval_step = parallel.compile_eval_step(task.eval_step)
-    val_metrics: dict = {}
+    train_step = parallel.compile_train_step(make_train_step(
+        task, tx, schedule, accumulate=config.grad_accum_steps, ema_decay=config.ema_decay))
+    last: dict[str, dict] = {}
     pending: list = []  # train metrics (on device) since the last log
-    window_start, window_steps, window_audio = time.perf_counter(), 0, 0.0
+    window_start, window_steps, window_units = time.perf_counter(), 0, {}
+
+    def stop(step: int, what: str) -> None:
+        checkpoints.wait()
+        kept = checkpoints.step_for("latest")
+        kept = (f"the last good checkpoint is step {kept} in {workdir / 'checkpoints'}"
+                if kept else "no checkpoint was saved before it")
+        raise NonFiniteLossError(f"step {step}: {what}; training stopped, {kept}")
 
     def check_finite(step: int, metrics: dict) -> None:
-        if metrics["finite"]:
-            return
-        checkpoints.wait()
-        last = checkpoints.step_for("latest")
-        kept = (f"the last good checkpoint is step {last} in {workdir / 'checkpoints'}"
-                if last else "no checkpoint was saved before it")
-        raise NonFiniteLossError(f"step {step}: loss is {float(metrics['loss'])}, gradient norm "
-                                 f"{float(metrics['grad_norm'])}; training stopped, {kept}")
+        if not metrics["finite"]:
+            stop(step, f"loss is {float(metrics['loss'])}, gradient norm "
+                       f"{float(metrics['grad_norm'])} (the update was not applied)")
 
     bar = tqdm(total=num_steps, initial=start, desc=f"train {workdir.name}", unit="step",
                disable=jax.process_index() != 0, dynamic_ncols=True)
@@ -173,29 +200,37 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                 check_finite(*jax.device_get(pending[-1]))
             pending.append((step, metrics))
             window_steps += 1
-            window_audio += float(np.sum(batch["length"][batch["mask"]])) / config.data.sample_rate
+            for unit, amount in task.batch_units(batch).items():
+                window_units[unit] = window_units.get(unit, 0.0) + amount
             save = step % config.checkpoint_every_steps == 0 or step == num_steps
-            evaluate = step % config.eval_every_steps == 0 or save
-            if step % config.log_every_steps == 0 or evaluate:
+            due = [e for e in evals if (e.every_steps and step % e.every_steps == 0)
+                   or (save and e.name == best_name) or (step == num_steps and e.every_steps)]
+            if step % config.log_every_steps == 0 or due:
                 fetched = jax.device_get(pending)
                 pending.clear()
                 check_finite(*fetched[-1])
                 means = {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[-1][1]
                          if k != "finite"}
                 elapsed = max(time.perf_counter() - window_start, 1e-9)
-                # Audio seconds count true lengths (this process's share), not padding.
-                means.update(examples_per_second=window_steps * config.batch_size / elapsed,
-                             audio_seconds_per_second=window_audio * jax.process_count() / elapsed)
+                # Units count this process's share (e.g. true audio lengths, not padding).
+                means["examples_per_second"] = window_steps * config.batch_size / elapsed
+                for unit, amount in window_units.items():
+                    means[f"{unit}_per_second"] = amount * jax.process_count() / elapsed
                 log.write(step, "train", means)
                 bar.set_postfix(loss=f"{means['loss']:.4f}", ex_s=f"{means['examples_per_second']:.0f}",
-                                audio_s_s=f"{means['audio_seconds_per_second']:.0f}", refresh=False)
-                window_start, window_steps, window_audio = time.perf_counter(), 0, 0.0
+                                refresh=False)
+                window_start, window_steps, window_units = time.perf_counter(), 0, {}
             bar.update(1)
-            if evaluate:
-                val_metrics = evaluate_loader(task, parallel, eval_step, placed.variables, eval_loader)
-                log.write(step, config.eval_split, _scalars(val_metrics))
-                bar.write(f"step {step}: {config.eval_split} loss {val_metrics['loss']:.4f}, "
-                          f"{config.best_metric} {val_metrics[config.best_metric]:.4f}")
+            ranked = {}
+            for e in due:
+                last[e.name] = result = e.run(placed.variables)
+                log.write(step, e.name, scalars(result))
+                if not np.isfinite(result["loss"]):
+                    stop(step, f"evaluator {e.name}'s loss is {result['loss']}")
+                ranked.update({f"{e.name}/{k}": v for k, v in scalars(result).items()})
+                bar.write(f"step {step}: {e.name} " + ", ".join(
+                    f"{k} {v:.4f}" for k, v in scalars(result).items() if k != "count"))
+            if due:
                 if jax.process_index() == 0:
                     plots.learning_curves_png(workdir / "learning_curves.png", read_metrics(workdir),
                                               title=workdir.name)
@@ -203,7 +238,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             if save:
                 checkpoints.save(step, parallel.get_state(placed),
                                  {"data_iterator": train_iter.get_state().decode(), "step": step},
-                                 metrics=_scalars(val_metrics))
+                                 metrics=ranked)
+            _signal_hook(step, checkpoints)
     finally:
         bar.close()
         checkpoints.wait()
@@ -214,4 +250,4 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         print(train_iter.report())
         if malformed:
             print(f"and {len(malformed)} malformed manifest line(s), listed at the start")
-    return val_metrics
+    return last.get(best_name, {})

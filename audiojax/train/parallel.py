@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 import flax.jax_utils
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
@@ -67,6 +66,12 @@ class DataParallel:
                              f"{self.num_devices} devices")
         return global_batch_size // jax.process_count()
 
+    def eval_batch_size(self, global_batch_size: int) -> int:
+        """This process's share of an evaluation batch of about ``global_batch_size``, rounded
+        up to a whole number of examples per device."""
+        per_device = -(-global_batch_size // self.num_devices)
+        return per_device * self.num_devices // jax.process_count()
+
     # -- state -------------------------------------------------------------------------
     def put_state(self, state: Any) -> Any:
         """Host or single-device state -> the layout the compiled step expects."""
@@ -114,9 +119,3 @@ def _first_metrics(out):
     state, metrics = out
     return state, jax.tree.map(lambda x: x[0], metrics)
 
-
-def example_index(batch_size_here: int, axis_name: str | None) -> jnp.ndarray:
-    """Global index of each example of the (local) batch: per-example randomness keyed on it
-    is the same whether the batch is split over devices or not."""
-    offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * batch_size_here
-    return offset + jnp.arange(batch_size_here)

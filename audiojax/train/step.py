@@ -9,29 +9,70 @@ import optax
 from audiojax.train.state import TrainState
 
 
-def make_train_step(task, tx: optax.GradientTransformation):
+def all_finite(tree) -> jax.Array:
+    """Whether every floating-point entry of ``tree`` is finite (a bool scalar)."""
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+    return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves])) if leaves else jnp.bool_(True)
+
+
+def make_train_step(task, tx: optax.GradientTransformation, schedule: optax.Schedule,
+                    accumulate: int = 1, ema_decay: float = 0.0):
     """``step(state, batch, axis_name) -> (state, metrics)``; see ``parallel.DataParallel``.
 
-    A step whose loss or gradients are not finite returns the state it was given (and reports
-    ``finite = 0``), so the last good state survives for the loop to checkpoint and stop on.
+    ``accumulate > 1`` splits the (per-device) batch into that many micro-batches, run one after
+    the other, and applies the mean of their gradients once (batch statistics carry from one
+    micro-batch to the next): a batch too big for memory in one pass. ``ema_decay > 0`` keeps
+    ``ema_params``, an exponential moving average of the parameters.
+
+    Metrics: the task's (means over the micro-batches), ``learning_rate`` (of this update),
+    ``grad_norm``, ``param_norm``, ``update_norm`` (global L2 norms) and ``finite``. A step
+    whose loss, gradients, new parameters or optimizer state are not finite returns the state
+    it was given (and ``finite = 0``), so the last good state survives for the loop to stop on.
     """
+
+    def grads_of(params, batch_stats, batch, rng, axis_name):
+        def loss_fn(p):
+            return task.loss(p, batch_stats, batch, rng, axis_name)
+
+        (_, (batch_stats, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        return grads, batch_stats, metrics
 
     def step(state: TrainState, batch: dict, axis_name: str | None):
         rng, step_rng = jax.random.split(state.rng)
+        if accumulate == 1:
+            grads, batch_stats, metrics = grads_of(state.params, state.batch_stats, batch,
+                                                   step_rng, axis_name)
+        else:
+            micro = jax.tree.map(lambda x: x.reshape((accumulate, -1) + x.shape[1:]), batch)
 
-        def loss_fn(params):
-            return task.loss(params, state.batch_stats, batch, step_rng, axis_name)
+            def body(carry, inputs):
+                total, batch_stats = carry
+                i, piece = inputs
+                grads, batch_stats, metrics = grads_of(state.params, batch_stats, piece,
+                                                       jax.random.fold_in(step_rng, i), axis_name)
+                return (jax.tree.map(jnp.add, total, grads), batch_stats), metrics
 
-        (loss, (batch_stats, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+            zeros = jax.tree.map(jnp.zeros_like, state.params)
+            (grads, batch_stats), metrics = jax.lax.scan(
+                body, (zeros, state.batch_stats), (jnp.arange(accumulate), micro))
+            grads = jax.tree.map(lambda g: g / accumulate, grads)
+            metrics = jax.tree.map(lambda m: m.mean(0), metrics)
         if axis_name is not None:  # under pmap: per-device means -> global means
             grads = jax.lax.pmean(grads, axis_name)
             metrics = jax.lax.pmean(metrics, axis_name)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        new = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                            batch_stats=batch_stats, opt_state=opt_state, rng=rng)
-        grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(grad_norm)
+        params = optax.apply_updates(state.params, updates)
+        ema = state.ema_params
+        if ema is not None:
+            ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, params)
+        new = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
+                            opt_state=opt_state, rng=rng, ema_params=ema)
+        norms = {"grad_norm": optax.tree.norm(grads), "param_norm": optax.tree.norm(params),
+                 "update_norm": optax.tree.norm(updates)}
+        finite = (jnp.isfinite(metrics["loss"]) & jnp.isfinite(norms["grad_norm"])
+                  & all_finite(params) & all_finite(opt_state))
         new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
-        return new, {**metrics, "grad_norm": grad_norm, "finite": finite.astype(jnp.int32)}
+        return new, {**metrics, **norms, "learning_rate": jnp.asarray(schedule(state.step)),
+                     "finite": finite.astype(jnp.int32)}
 
     return step

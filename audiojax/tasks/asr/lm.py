@@ -6,7 +6,7 @@
     logp = next_logp(tables, ctx)                    # (..., vocab) log P(next | context)
     ctx = advance(tables, ctx, token)
 
-Symbols are the recognizer's ids (:class:`~audiojax.tasks.asr.CharTokenizer`: 0 padding, 1
+Symbols are the recognizer's ids (:class:`~audiojax.tasks.asr.tokenizer.CharTokenizer`: 0 padding, 1
 start of sentence, 2 end of sentence, then characters). A sentence is scored as
 ``P(chars, EOS | SOS ... SOS)``; padding and SOS are never predicted (log-probability -inf).
 

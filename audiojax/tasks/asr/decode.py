@@ -9,9 +9,9 @@ A hypothesis ends with EOS; it is forced to end after ``ceil(max_ratio * encoder
 (and after ``max_steps``). Beam search keeps ``beam_width`` hypotheses per utterance and returns
 the best by ``log p / length**length_penalty``; with ``beam_width=1`` it is greedy decoding.
 With ``ctc_weight`` beam search scores hypotheses jointly with the recognizer's CTC head
-(``(1 - w) log p_att + w log p_ctc``, CTC prefix scores from :mod:`audiojax.ctc_prefix`); with
+(``(1 - w) log p_att + w log p_ctc``, CTC prefix scores from :mod:`audiojax.tasks.asr.ctc_prefix`); with
 ``lm_weight`` it adds ``lm_weight * log p_lm`` of a character n-gram model (shallow fusion,
-:mod:`audiojax.lm`).
+:mod:`audiojax.tasks.asr.lm`).
 Buffers are written in place per step (no per-step copies of histories): beam search stores
 each step's tokens, parent beams and alignments, and follows the parents back once at the end.
 """
@@ -24,7 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from audiojax import ctc_prefix, lm as ngram
+from audiojax.tasks.asr import ctc_prefix, lm as ngram
 from audiojax.models.seq2seq import Recognizer
 
 
@@ -91,7 +91,7 @@ def beam_search(model: Recognizer, variables, audio, lengths, *, eos_id: int, ma
 
     With ``ctc_weight`` (``lambda`` in [0, 1]) a hypothesis scores ``(1 - lambda) log p_att +
     lambda log p_ctc`` (joint CTC-attention decoding; the CTC term is its prefix probability,
-    :mod:`audiojax.ctc_prefix`, and at EOS the probability of the whole transcript): the CTC
+    :mod:`audiojax.tasks.asr.ctc_prefix`, and at EOS the probability of the whole transcript): the CTC
     head's monotonic alignment vetoes what the attention decoder makes up or skips. At 1 it is
     a prefix beam search of the CTC head alone (the attention decoder still runs, for the
     alignments and the length limit). With ``lm`` and ``lm_weight`` every character (and EOS)
@@ -181,7 +181,7 @@ def make_decoder(model: Recognizer, *, eos_id: int, max_steps: int, beam_width: 
                  lm: str = "", lm_weight: float = 0.0):
     """A jitted ``decode(variables, audio, lengths) -> Decoded``: greedy for ``beam_width=1``
     (the same result as a width-1 beam, computed more simply) without ``ctc_weight`` or
-    ``lm_weight``, else beam search. ``lm``: a :class:`~audiojax.lm.CharNgramLM` file, fused
+    ``lm_weight``, else beam search. ``lm``: a :class:`~audiojax.tasks.asr.lm.CharNgramLM` file, fused
     with ``lm_weight`` (its tables become constants of the compiled decoder)."""
     if beam_width < 1:
         raise ValueError(f"beam_width: must be at least 1, got {beam_width}")

@@ -1,4 +1,9 @@
-"""Clip classification (keyword spotting, events, genres): cross-entropy, accuracy, confusion."""
+"""Clip classification (keyword spotting, events, genres): cross-entropy, accuracy, confusion.
+
+A clip classifier is a linen module with a ``num_classes`` field, called as
+``model(audio (B, samples), lengths (B,), *, train, augment_keys=None) -> logits (B, classes)``
+(``augment_keys``: one PRNG key per example for feature-level augmentation in training).
+"""
 
 from __future__ import annotations
 
@@ -11,73 +16,54 @@ import numpy as np
 import optax
 
 from audiojax import plots
-from audiojax.data.augment import augment_waveforms
-from audiojax.models import get_model
-from audiojax.train.parallel import example_index
+from audiojax.masking import masked_mean
+from audiojax.tasks.augment import augment_batch, augment_defaults
+from audiojax.tasks.base import Task, per_group_rows
 
 
-def masked_mean(values, mask, axis_name):
-    """Mean of ``values`` over rows with ``mask`` across the global batch. Under pmap the
-    per-device results average (``pmean``) to the global mean, whatever each device holds."""
-    count = mask.sum()
-    if axis_name is not None:
-        count = jax.lax.pmean(count, axis_name)
-    return (values * mask).sum() / jnp.maximum(count, 1.0)
-
-
-def augment_batch(config, rng, audio, lengths, axis_name):
-    """``config.augment``'s waveform augmentation of a batch; returns ``(audio, lengths, keys)``
-    with one PRNG key per example (for feature-level augmentation drawn from the same keys)."""
-    cfg = config.augment
-    # One key per global example index, so a device split gives the same augmentation.
-    keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(example_index(audio.shape[0], axis_name))
-    speed = tuple(cfg.speed)
-    if not (cfg.gain_db or cfg.max_shift_seconds or cfg.noise_prob or speed != (1.0, 1.0)):
-        return audio, lengths, keys
-    audio, lengths = augment_waveforms(
-        keys, audio, lengths, gain_db=cfg.gain_db,
-        max_shift=int(cfg.max_shift_seconds * config.data.sample_rate),
-        noise_prob=cfg.noise_prob, snr_db=tuple(cfg.snr_db),
-        speed=None if speed == (1.0, 1.0) else speed)
-    return audio, lengths, keys
-
-
-class Classification:
+class Classification(Task):
     """Batches ``{"audio" (B, samples) f32, "length" (B,) i32, "label" (B,) i32, "mask" (B,) bool}``;
     rows with ``mask == False`` (padding, skipped bad examples) count for nothing."""
 
+    provides = ("num_classes",)
+
+    @classmethod
+    def config_defaults(cls) -> ml_collections.ConfigDict:
+        c = ml_collections.ConfigDict()
+        c.label_smoothing = 0.0
+        c.augment = augment_defaults()
+        return c
+
     def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
-        self.config = config
-        self.labels = list(labels)
+        super().__init__(config, labels)
         self.label_to_id = {name: i for i, name in enumerate(self.labels)}  # for the loader
-        kwargs = dict(config.model.to_dict())
-        name = kwargs.pop("name")
-        if config.get("compute_dtype", "float32") == "bfloat16":
-            kwargs["dtype"] = jnp.bfloat16
-        if config.parallel == "pmap":
-            kwargs["axis_name"] = "data"  # BatchNorm statistics over the global batch
-        self.model = get_model(name, num_classes=len(self.labels), **kwargs)
+        self.model = self.build_model(num_classes=len(self.labels))
+
+    def example_spec(self, batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
+        return {**self.audio_spec(batch_size),
+                "label": jax.ShapeDtypeStruct((batch_size,), jnp.int32)}
 
     def init(self, rng: jax.Array, batch: dict) -> dict:
+        # Outside pmap there is no device axis for BatchNorm to average over.
         model = self.model.clone(axis_name=None) if hasattr(self.model, "axis_name") else self.model
         return model.init(rng, batch["audio"], batch["length"], train=False)
 
     def loss(self, params, batch_stats, batch, rng, axis_name):
         audio, lengths, keys = augment_batch(self.config, rng, batch["audio"], batch["length"],
                                              axis_name)
-        # Models with feature-level augmentation (SpecAugment) draw it from the same keys.
-        extra = {"augment_keys": keys} if getattr(self.model, "feature_augment", False) else {}
         logits, updates = self.model.apply(
             {"params": params, "batch_stats": batch_stats}, audio, lengths,
-            train=True, mutable=["batch_stats"], **extra)
+            train=True, mutable=["batch_stats"], augment_keys=keys)
         targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], len(self.labels)),
-                                      self.config.get("label_smoothing", 0.0))
-        mask = batch["mask"].astype(jnp.float32)
-        loss = masked_mean(optax.softmax_cross_entropy(logits, targets), mask, axis_name)
-        accuracy = masked_mean((logits.argmax(-1) == batch["label"]).astype(jnp.float32), mask, axis_name)
+                                      self.config.label_smoothing)
+        mask = batch["mask"]
+        loss = masked_mean(optax.softmax_cross_entropy(logits, targets), mask, axis_name=axis_name)
+        hits = (logits.argmax(-1) == batch["label"]).astype(jnp.float32)
+        accuracy = masked_mean(hits, mask, axis_name=axis_name)
         return loss, (updates.get("batch_stats", {}), {"loss": loss, "accuracy": accuracy})
 
     def logits(self, variables, batch):
+        """``(B, classes)`` logits of a batch in evaluation mode."""
         return self.model.apply(variables, batch["audio"], batch["length"], train=False)
 
     def eval_step(self, variables, batch, axis_name):
@@ -94,23 +80,18 @@ class Classification:
             rows = jax.lax.all_gather(rows, axis_name, tiled=True)  # the whole batch's rows
         return {**sums, **rows}
 
-    def combine(self, sums: dict | None, out: dict) -> dict:
+    def combine(self, collected: dict | None, out: dict) -> dict:
         """Adds a batch's ``eval_step`` sums; keeps its rows' hits (``mask`` rows only) in order."""
         out = jax.device_get(out)
         hits = np.asarray(out.pop("hits")).reshape(-1)[np.asarray(out.pop("mask")).reshape(-1)]
-        if sums is None:
+        if collected is None:
             return {**out, "hits": [hits]}
-        return {**{k: sums[k] + out[k] for k in out}, "hits": sums["hits"] + [hits]}
+        return {**{k: collected[k] + out[k] for k in out}, "hits": collected["hits"] + [hits]}
 
-    def per_group(self, sums: dict, groups: list[str]) -> dict:
-        """``{group: {"accuracy", "count"}}``, ``groups`` naming each evaluated row's (in order):
-        its speaker, its recording condition."""
-        hits = np.concatenate(sums["hits"])
-        members: dict[str, list[int]] = {}
-        for i, group in enumerate(groups):
-            members.setdefault(group, []).append(i)
-        return {g: {"accuracy": float(hits[idx].mean()), "count": len(idx)}
-                for g, idx in sorted(members.items())}
+    def per_group(self, collected: dict, groups: list[str]) -> dict:
+        """``{group: {"accuracy", "count"}}``."""
+        hits = np.concatenate(collected["hits"])
+        return per_group_rows(groups, lambda idx: {"accuracy": float(hits[idx].mean())})
 
     def check_source(self, source, where: str) -> None:
         """Refuses a source (e.g. a manifest to evaluate on) holding labels the model lacks."""
@@ -131,10 +112,10 @@ class Classification:
                                    title=f"{title}: accuracy {metrics['accuracy']:.4f}")
         return [png]
 
-    def summarize(self, sums: dict) -> dict:
+    def summarize(self, collected: dict) -> dict:
         """Loss, accuracy, per-class accuracy, macro F1 and the confusion matrix (rows: truth)."""
-        confusion = np.asarray(sums["confusion"], np.float64)
-        count = float(sums["count"])
+        confusion = np.asarray(collected["confusion"], np.float64)
+        count = float(collected["count"])
         true_per_class = confusion.sum(1)
         predicted_per_class = confusion.sum(0)
         hits = np.diag(confusion)
@@ -146,7 +127,7 @@ class Classification:
             f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
         occurs = (true_per_class > 0) | (predicted_per_class > 0)
         return {
-            "loss": float(sums["loss"]) / max(count, 1.0),
+            "loss": float(collected["loss"]) / max(count, 1.0),
             "accuracy": float(hits.sum()) / max(count, 1.0),
             "macro_f1": float(np.mean(f1[occurs])) if occurs.any() else float("nan"),
             "count": int(round(count)),

@@ -8,7 +8,6 @@ tokenized transcript: characters, EOS, then 0), ``mask (B,)``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
 
 import jax
 import jax.numpy as jnp
@@ -18,110 +17,13 @@ import numpy as np
 import optax
 
 from audiojax import plots
-from audiojax.data.corpora.sentences import normalize
-from audiojax.decode import make_decoder
-from audiojax.lm import CharNgramLM
-from audiojax.models import get_model
-from audiojax.tasks.classification import augment_batch, masked_mean
+from audiojax.masking import masked_mean
+from audiojax.tasks.asr.decode import make_decoder
+from audiojax.tasks.asr.tokenizer import CharTokenizer
+from audiojax.tasks.augment import augment_batch, augment_defaults
+from audiojax.tasks.base import Task, per_group_rows
 
-PAD, SOS, EOS = "<pad>", "<sos>", "<eos>"
-ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
 ALIGNMENTS_KEPT = 3  # utterances whose decoding alignment summarize() keeps for the plots
-
-
-class CharTokenizer:
-    """Transcript <-> ids: 0 padding, 1 start of sentence (decoder input only), 2 end of sentence,
-    then the characters of ``ALPHABET``. Picklable: the loader calls it on each transcript."""
-
-    vocabulary = (PAD, SOS, EOS, *ALPHABET)
-    pad_id, sos_id, eos_id = 0, 1, 2
-
-    def __init__(self, max_length: int):
-        self.max_length = max_length
-        self._ids = {c: i for i, c in enumerate(self.vocabulary) if len(c) == 1}
-
-    def encode(self, text: str) -> np.ndarray:
-        """``(max_length,)`` int32: the characters of ``text`` (lower-cased, spaces collapsed), EOS,
-        zeros. Raises ValueError naming the transcript if it does not fit or has other characters."""
-        chars = self.ids(text)
-        if len(chars) + 1 > self.max_length:
-            raise ValueError(f"transcript {text!r}: {len(chars)} characters + EOS exceed "
-                             f"max_label_length={self.max_length}")
-        ids = np.zeros(self.max_length, np.int32)
-        ids[:len(chars)] = chars
-        ids[len(chars)] = self.eos_id
-        return ids
-
-    def ids(self, text: str) -> list[int]:
-        """The character ids of ``text`` (lower-cased, spaces collapsed), without EOS."""
-        text = " ".join(text.lower().split())
-        unknown = sorted(set(text) - set(ALPHABET))
-        if unknown:
-            raise ValueError(f"transcript {text!r}: characters outside a-z, apostrophe and space: "
-                             f"{''.join(unknown)!r}")
-        return [self._ids[c] for c in text]
-
-    __call__ = encode
-
-    def decode(self, ids) -> str:
-        """The text of ``ids`` up to the first EOS or padding (start tokens skipped)."""
-        out = []
-        for i in np.asarray(ids).tolist():
-            if i in (self.eos_id, self.pad_id):
-                break
-            if i != self.sos_id:
-                out.append(self.vocabulary[i])
-        return "".join(out)
-
-
-def fit_language_model(texts: Iterable[str], order: int = 6) -> CharNgramLM:
-    """A character n-gram model over :class:`CharTokenizer` ids of ``texts`` (normalized:
-    lower case, other characters than a-z and apostrophe become spaces), for shallow fusion."""
-    tokenizer = CharTokenizer(max_length=0)
-    return CharNgramLM.fit((tokenizer.ids(normalize(t)) for t in texts), order=order,
-                           vocab_size=len(CharTokenizer.vocabulary), sos_id=CharTokenizer.sos_id,
-                           eos_id=CharTokenizer.eos_id)
-
-
-def read_texts(path: str | Path) -> list[str]:
-    """Sentences of a text file (one per line) or the transcripts of a ``.tsv`` manifest."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"--text {path}: no such file")
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    if path.suffix == ".tsv":
-        bad = next((i for i, line in enumerate(lines, 1) if line.count("\t") < 1), None)
-        if bad:
-            raise ValueError(f"{path}:{bad}: a manifest line needs path<TAB>transcript")
-        return [line.split("\t")[1] for line in lines]
-    return lines
-
-
-def build_language_model(output: str | Path | None, order: int, workdir: str | Path | None = None,
-                         text_files: Iterable[str | Path] = ()) -> tuple[Path, CharNgramLM]:
-    """Fits :func:`fit_language_model` on a run's training transcripts (``workdir``) and/or text
-    files and saves it (default ``WORKDIR/lm.npz``). Returns the path and the model."""
-    from audiojax.train import data as train_data
-    from audiojax.train.config import read_config
-
-    texts: list[str] = []
-    if workdir is not None:
-        config_path = Path(workdir) / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"--workdir {workdir}: no config.json; is it a training run?")
-        config = read_config(config_path)
-        if config.task != "asr":
-            raise ValueError(f"--workdir {workdir}: a {config.task} run has no transcripts")
-        texts += train_data.open_split(config, "train").unique_labels()
-    for path in text_files:
-        texts += read_texts(path)
-    if output is None:
-        if workdir is None:
-            raise ValueError("--output: needed without --workdir")
-        output = Path(workdir) / "lm.npz"
-    lm = fit_language_model(texts, order)
-    lm.save(output)
-    return Path(output), lm
 
 
 def guided_attention_penalty(alignments: jax.Array, frames: jax.Array, tokens: jax.Array,
@@ -142,39 +44,63 @@ def guided_attention_penalty(alignments: jax.Array, frames: jax.Array, tokens: j
     return (alignments * (1.0 - jnp.exp(-((j - i) ** 2) / (2.0 * width ** 2)))).sum(-1)
 
 
-class SpeechRecognition:
+class SpeechRecognition(Task):
     """Task ``asr``: a ``Recognizer`` trained by teacher forcing (optionally scheduled sampling,
-    ``config.scheduled_sampling``), evaluated by decoding (``config.decode``: ``beam_width``,
-    ``length_penalty``, ``max_ratio`` tokens per encoder frame)."""
+    ``config.scheduled_sampling``) with an optional CTC head (``ctc_weight``) and guided
+    attention, evaluated by decoding (``config.decode``: ``beam_width``, ``length_penalty``,
+    ``max_ratio`` tokens per encoder frame, ``ctc_weight``, ``lm``, ``lm_weight``)."""
 
-    @staticmethod
-    def fixed_labels(config: ml_collections.ConfigDict) -> list[str]:
+    provides = ("vocab_size", "sos_id")
+    inference_keys = Task.inference_keys + ("decode",)
+
+    @classmethod
+    def config_defaults(cls) -> ml_collections.ConfigDict:
+        c = ml_collections.ConfigDict()
+        c.label_smoothing = 0.0
+        c.augment = augment_defaults()
+        c.max_label_length = 120       # characters + EOS; longer transcripts are refused
+        c.ctc_weight = 0.0             # weight of the CTC head's loss against the decoder's
+        c.guided_attention = 0.0       # weight of the diagonal-attention penalty ...
+        c.guided_attention_width = 0.2  # ... and its width, as a share of the utterance
+        c.scheduled_sampling = 0.0     # share of decoder inputs taken from the model's own argmax
+        c.decode = ml_collections.ConfigDict(dict(beam_width=1, length_penalty=1.0, max_ratio=3.0,
+                                                  ctc_weight=0.0, lm="", lm_weight=0.0))
+        return c
+
+    @classmethod
+    def labels_for(cls, config: ml_collections.ConfigDict) -> list[str]:
         """Its output vocabulary (the run's ``labels.json``), whatever the corpus holds."""
         return list(CharTokenizer.vocabulary)
+
+    @classmethod
+    def inference_config(cls, config: ml_collections.ConfigDict, workdir: Path) -> None:
+        """A language-model weight without a model file takes ``WORKDIR/lm.npz`` (where
+        ``audiojax lm --workdir`` writes)."""
+        if config.decode.lm_weight > 0 and not config.decode.lm:
+            config.decode.lm = str(Path(workdir) / "lm.npz")
 
     def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
         if list(labels) != list(CharTokenizer.vocabulary):
             raise ValueError(f"labels: an asr run's labels.json must be the character vocabulary "
                              f"{list(CharTokenizer.vocabulary)}, got {list(labels)[:8]}...")
-        self.config = config
-        self.labels = list(labels)
+        super().__init__(config, labels)
         self.tokenizer = CharTokenizer(config.max_label_length)
         self.label_to_id = self.tokenizer
-        kwargs = dict(config.model.to_dict())
-        name = kwargs.pop("name")
-        self.model = get_model(name, vocab_size=len(self.labels), sos_id=CharTokenizer.sos_id,
-                               **kwargs)
+        self.model = self.build_model(vocab_size=len(self.labels), sos_id=CharTokenizer.sos_id)
         self.decode = make_decoder(self.model, eos_id=CharTokenizer.eos_id,
                                    max_steps=config.max_label_length, **config.decode.to_dict())
 
+    def example_spec(self, batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
+        return {**self.audio_spec(batch_size), "label": jax.ShapeDtypeStruct(
+            (batch_size, self.config.max_label_length), jnp.int32)}
+
     def init(self, rng: jax.Array, batch: dict) -> dict:
-        targets = jnp.zeros((batch["audio"].shape[0], self.config.max_label_length), jnp.int32)
-        return self.model.init(rng, batch["audio"], batch["length"], targets, train=False)
+        return self.model.init(rng, batch["audio"], batch["length"], batch["label"], train=False)
 
     def _token_losses(self, logits, targets):
         """Label-smoothed cross-entropy per token ``(B, L)`` and the mask of real tokens."""
         smoothed = optax.smooth_labels(jax.nn.one_hot(targets, logits.shape[-1]),
-                                       self.config.get("label_smoothing", 0.0))
+                                       self.config.label_smoothing)
         return optax.softmax_cross_entropy(logits, smoothed), targets != CharTokenizer.pad_id
 
     def loss(self, params, batch_stats, batch, rng, axis_name):
@@ -183,27 +109,28 @@ class SpeechRecognition:
                                              batch["length"], axis_name)
         targets = batch["label"]
         sampling = jax.random.uniform(sampling_rng, targets.shape) < self.config.scheduled_sampling
-        ctc_weight = self.config.get("ctc_weight", 0.0)
+        ctc_weight = self.config.ctc_weight
         out = self.model.apply({"params": params}, audio, lengths, targets, train=True,
                                augment_keys=keys, sampling=sampling, with_ctc=ctc_weight > 0,
                                rngs={"dropout": dropout_rng})
         logits = out[0]
         losses, real = self._token_losses(logits, targets)
         real = real & batch["mask"][:, None]
-        attention_loss = masked_mean(losses, real, axis_name)
-        accuracy = masked_mean((logits.argmax(-1) == targets).astype(jnp.float32), real, axis_name)
+        attention_loss = masked_mean(losses, real, axis_name=axis_name)
+        accuracy = masked_mean((logits.argmax(-1) == targets).astype(jnp.float32), real,
+                               axis_name=axis_name)
         metrics = {"token_accuracy": accuracy}
         loss = attention_loss
-        guided = self.config.get("guided_attention", 0.0)
+        guided = self.config.guided_attention
         if guided > 0:
             penalty = guided_attention_penalty(out[1], self.model.encoded_frames(lengths),
                                                real.sum(-1), self.config.guided_attention_width)
-            guided_loss = masked_mean(penalty, real, axis_name)
+            guided_loss = masked_mean(penalty, real, axis_name=axis_name)
             loss = loss + guided * guided_loss
             metrics["guided_attention"] = guided_loss
         if ctc_weight > 0:
             ctc_losses, feasible = self.ctc_losses(*out[2], targets)
-            ctc_loss = masked_mean(ctc_losses, batch["mask"] & feasible, axis_name)
+            ctc_loss = masked_mean(ctc_losses, batch["mask"] & feasible, axis_name=axis_name)
             loss = loss + ctc_weight * (ctc_loss - attention_loss)
             metrics.update(attention_loss=attention_loss, ctc_loss=ctc_loss)
         return loss, (batch_stats, {"loss": loss, **metrics})
@@ -280,21 +207,17 @@ class SpeechRecognition:
             "examples": [{"reference": r, "hypothesis": h}
                          for r, h in zip(refs[:ALIGNMENTS_KEPT * 4], hyps)],
             "alignments": sums["alignments"],
+            "decode": self.config.decode.to_dict(),
         }
 
     def per_group(self, sums: dict, groups: list[str]) -> dict:
-        """``{group: {"cer", "wer", "count"}}``, ``groups`` naming each evaluated utterance's
-        (in order): its speaker, its recording condition."""
-        members: dict[str, list[int]] = {}
-        for i, group in enumerate(groups):
-            members.setdefault(group, []).append(i)
-        out = {}
-        for group, idx in sorted(members.items()):
+        """``{group: {"cer", "wer", "count"}}``."""
+        def score(idx):
             refs = [sums["references"][i] for i in idx]
             hyps = [sums["hypotheses"][i] for i in idx]
-            out[group] = {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps)),
-                          "count": len(idx)}
-        return out
+            return {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps))}
+
+        return per_group_rows(groups, score)
 
     def check_source(self, source, where: str) -> None:
         """Refuses a manifest whose transcripts the tokenizer cannot encode (names the first)."""

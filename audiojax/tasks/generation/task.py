@@ -9,17 +9,17 @@ the same audio, computed on device: a vocoder).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from audiojax.data.sources import labels_of
+from audiojax.data.splits import open_split
 from audiojax.frontends import LogMel
-from audiojax.models import get_model
-from audiojax.tasks.classification import masked_mean
+from audiojax.masking import masked_mean
+from audiojax.tasks.base import Task
 
 CONDITIONS = ("none", "label", "mel")
 
@@ -45,45 +45,55 @@ def shift_right(targets: jax.Array, start: jax.Array) -> jax.Array:
     return jnp.concatenate([start[:, None].astype(targets.dtype), targets[:, :-1]], axis=1)
 
 
-class Generation:
+class Generation(Task):
     """Batches ``{"audio" (B, samples) f32, "length" (B,) i32, "mask" (B,) bool}`` plus
     ``"label" (B,) i32`` when word-conditioned. Metrics: ``loss`` (nats per sample) and
     ``nll_bits_per_sample``."""
 
+    provides = ("num_global", "local_features")
+
+    @classmethod
+    def config_defaults(cls) -> ml_collections.ConfigDict:
+        c = ml_collections.ConfigDict()
+        c.generation = ml_collections.ConfigDict(
+            dict(condition="none", n_mels=80, hop_length=160))  # CONDITIONS; the vocoder's mel
+        return c
+
+    @classmethod
+    def check_config(cls, config: ml_collections.ConfigDict) -> None:
+        if config.generation.condition not in CONDITIONS:
+            raise ValueError(f"config.generation.condition: unknown {config.generation.condition!r}; "
+                             f"known: {', '.join(CONDITIONS)}")
+
+    @classmethod
+    def labels_for(cls, config: ml_collections.ConfigDict) -> list[str]:
+        """The class labels a run keeps: the corpus's words for word conditioning, else none
+        (a vocoder on `sentences` needs no list of every transcript)."""
+        if config.generation.condition != "label":
+            return []
+        return labels_of(open_split(config, "train", cls.columns))
+
     def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
-        self.config = config
+        self.check_config(config)
         gen = config.generation
-        if gen.condition not in CONDITIONS:
-            raise ValueError(f"config.generation.condition: unknown {gen.condition!r}; known: "
-                             f"{', '.join(CONDITIONS)}")
         self.condition = gen.condition
-        self.labels = list(labels) if self.condition == "label" else []
+        super().__init__(config, labels if self.condition == "label" else [])
         # Class ids only for word conditioning; otherwise labels (transcripts) stay strings.
         self.label_to_id = {name: i for i, name in enumerate(self.labels)} if self.labels else None
-        self.mel = MelCondition(config.data.sample_rate, gen.get("n_mels", 80),
-                                gen.get("hop_length", 160))
-        kwargs = dict(config.model.to_dict())
-        name = kwargs.pop("name")
-        if self.condition == "label":
-            kwargs["num_global"] = len(self.labels)
-        if self.condition == "mel":
-            kwargs["local_features"] = self.mel.n_mels
-        self.model = get_model(name, **kwargs)
+        self.mel = MelCondition(config.data.sample_rate, gen.n_mels, gen.hop_length)
+        self.model = self.build_model(
+            num_global=len(self.labels) if self.condition == "label" else 0,
+            local_features=self.mel.n_mels if self.condition == "mel" else 0)
         if self.condition == "mel" and self.model.hop_length != self.mel.hop_length:
             raise ValueError(f"config.model.upsample_factors multiply to {self.model.hop_length}, "
                              f"but the mel hop_length is {self.mel.hop_length}")
         self.dist = self.model.dist
 
-    @staticmethod
-    def fixed_labels(config: ml_collections.ConfigDict) -> list[str]:
-        """The class labels a run keeps: the corpus's words for word conditioning, else none
-        (a vocoder on `sentences` needs no list of every transcript)."""
-        if config.generation.condition != "label":
-            return []
-        from audiojax.data.sources import labels_of
-        from audiojax.train.data import open_split
-
-        return labels_of(open_split(config, "train"))
+    def example_spec(self, batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
+        spec = self.audio_spec(batch_size)
+        if self.condition == "label":
+            spec["label"] = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
+        return spec
 
     def conditions(self, batch: dict) -> dict:
         """The model's condition keywords for a batch (or for generation: ``label`` alone)."""
@@ -105,14 +115,13 @@ class Generation:
 
     def init(self, rng: jax.Array, batch: dict) -> dict:
         audio = batch["audio"]
-        batch = {"audio": audio, "label": jnp.zeros(audio.shape[:1], jnp.int32)}
         targets = self.dist.targets(audio)
         return self.model.init(rng, shift_right(targets, self.model.start_input(audio.shape[0])),
                                **self.conditions(batch))
 
     def loss(self, params, batch_stats, batch, rng, axis_name):
         nll, valid = self._nll(params, batch)
-        loss = masked_mean(nll, valid, axis_name)
+        loss = masked_mean(nll, valid, axis_name=axis_name)
         return loss, (batch_stats, {"loss": loss, "nll_bits_per_sample": loss / np.log(2)})
 
     def eval_step(self, variables, batch, axis_name):
@@ -140,5 +149,3 @@ class Generation:
         return (f"{metrics['nll_bits_per_sample']:.4f} bits/sample (NLL {metrics['loss']:.4f} "
                 f"nats, {metrics['samples']} samples)")
 
-    def write_plots(self, output: Path, metrics: dict, title: str) -> list[Path]:
-        return []  # one number per run; the learning curves are in the workdir

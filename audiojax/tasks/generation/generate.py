@@ -1,85 +1,47 @@
-"""Sampling waveforms from autoregressive models, and ``audiojax generate``.
+"""``audiojax generate``: waveforms sampled from a generation run, a WAV and a waveform /
+spectrogram PNG each; and two measures of what a run generates (word recognition by a
+classifier run, vocoder distortion).
 
-Two samplers over the same parameters, drawing sample ``t`` of every stream with the key
-``fold_in(key, t)`` so that they give identical samples:
-
-- :func:`cached_sampler`: the model's ``step`` with per-layer queues, one ``lax.scan`` over
-  samples, batched over streams (any model with ``init_cache``/``step``: WaveNet, SampleRNN);
-- :func:`naive_sampler`: recomputes WaveNet's parallel pass over the last ``receptive_field``
-  inputs for every sample (the reference for tests and benchmarks).
+A long ``--mel-from`` file needs no windowing: the cached sampler carries its state from chunk
+to chunk (:func:`sample_run`), so any length is drawn in constant memory.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-from tqdm.auto import tqdm
+from audiojax.tasks.commands import add_run_arguments, overrides_from
 
 
-def cached_sampler(model, num_samples: int):
-    """A jitted ``run(variables, key, state, global_id, local, temperature) -> (state, samples)``.
-
-    ``state`` is ``(cache, previous sample (batch,), t)`` from :func:`initial_state` or from the
-    previous call, so long outputs can be drawn chunk by chunk; ``local`` is the upsampled
-    condition of these ``num_samples`` samples ``(batch, num_samples, C)`` or None;
-    ``samples`` are ``(batch, num_samples)`` (codes or floats, see ``model.dist``).
-    """
-    dist = model.dist
-
-    def run(variables, key, state, global_id, local, temperature):
-        def body(carry, i):
-            cache, x, t = carry
-            local_t = (None if local is None
-                       else jax.lax.dynamic_index_in_dim(local, i, 1, keepdims=False))
-            cache, params = model.apply(variables, cache, t, x, global_id, local_t, method=model.step)
-            x = dist.sample(params, jax.random.fold_in(key, t), temperature)
-            return (cache, x, t + 1), x
-
-        state, samples = jax.lax.scan(body, state, jnp.arange(num_samples))
-        return state, samples.T
-
-    return jax.jit(run)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="length of each output (default for --mel-from: the file's length)")
+    parser.add_argument("--num", type=int, default=1,
+                        help="number of outputs (streams sampled together)")
+    parser.add_argument("--out", required=True, help="output folder")
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--condition", default=None, help="word label, for a word-conditioned model")
+    given.add_argument("--mel-from", default=None, help="WAV whose log-mel a vocoder renders")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
 
 
-def initial_state(model, variables, batch_size: int):
-    """``(cache, start input, t = 0)`` for :func:`cached_sampler`."""
-    cache = model.apply(variables, batch_size, method=model.init_cache)
-    return cache, model.start_input(batch_size), jnp.zeros((), jnp.int32)
-
-
-def naive_sampler(model, num_samples: int, batch_size: int):
-    """A jitted ``run(variables, key, global_id, local, temperature) -> samples (batch, num)``
-    (arguments as in :func:`cached_sampler`) running ``model.forward`` on the last
-    ``receptive_field`` inputs for every sample."""
-    dist, width = model.dist, model.receptive_field
-
-    def run(variables, key, global_id, local, temperature):
-        start = model.start_input(batch_size)
-        window = jnp.broadcast_to(start[:, None], (batch_size, width))
-        if local is not None:
-            local = jnp.pad(local, ((0, 0), (width - 1, 0), (0, 0)))
-
-        def body(window, t):
-            local_w = None if local is None else jax.lax.dynamic_slice_in_dim(local, t, width, 1)
-            # Window position width-1 is time t: positions before time 0 are padding.
-            params = model.apply(variables, window, global_id, local_w, valid_from=width - 1 - t,
-                                 method=model.forward)[:, -1]
-            x = dist.sample(params, jax.random.fold_in(key, t), temperature)
-            return jnp.concatenate([window[:, 1:], x[:, None].astype(window.dtype)], axis=1), x
-
-        _, samples = jax.lax.scan(body, window, jnp.arange(num_samples))
-        return samples.T
-
-    return jax.jit(run)
+def run(args: argparse.Namespace, runs) -> int:
+    trained = runs.restore(args.workdir, args.checkpoint, overrides_from(args, ()))
+    files = generate(trained, args.seconds, args.num, args.out, condition=args.condition,
+                     mel_from=args.mel_from, temperature=args.temperature, seed=args.seed)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
 
 
 def _conditions(run, num: int, num_samples: int | None, condition: str | None,
                 mel_from: str | None):
     """``(global_id or None, local frames (num, frames, n_mels) or None, num_samples, tag)``
-    for ``generate``, refusing conditions the run's model does not take."""
+    for :func:`generate`, refusing conditions the run's model does not take."""
+    import jax.numpy as jnp  # noqa: PLC0415
+
     task = run.task
     kind = task.condition
     if condition is not None and kind != "label":
@@ -98,7 +60,7 @@ def _conditions(run, num: int, num_samples: int | None, condition: str | None,
     if kind == "mel":
         if mel_from is None:
             raise ValueError(f"--mel-from: the model in {run.workdir} is a mel vocoder; give a WAV file")
-        import audiojax
+        import audiojax  # noqa: PLC0415
 
         audio, _ = audiojax.load(mel_from, sr=run.config.data.sample_rate)
         if num_samples is not None:
@@ -109,14 +71,20 @@ def _conditions(run, num: int, num_samples: int | None, condition: str | None,
 
 
 def sample_run(run, num: int, num_samples: int, *, global_id=None, local_frames=None,
-               temperature: float = 1.0, seed: int = 0, chunk: int = 4000,
-               progress: bool = True) -> np.ndarray:
+               temperature: float = 1.0, seed: int = 0, chunk: int = 4000, progress: bool = True):
     """``(num, num_samples)`` float audio from a restored run with the cached sampler, drawn in
     chunks of ``chunk`` samples (one compiled scan, reused) under a progress bar."""
+    import jax  # noqa: PLC0415
+    import jax.numpy as jnp  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    from audiojax.tasks.generation.samplers import cached_sampler, initial_state  # noqa: PLC0415
+
     if temperature <= 0:
         raise ValueError(f"--temperature must be positive, got {temperature}")
     model = run.task.model
-    variables = run.parallel.get_state(run.variables)
+    variables = run.variables
     chunk = min(chunk, num_samples)
     padded = -(-num_samples // chunk) * chunk
     local = None
@@ -134,19 +102,16 @@ def sample_run(run, num: int, num_samples: int, *, global_id=None, local_frames=
     return np.asarray(model.dist.to_audio(samples), np.float32)
 
 
-def generate(workdir: str | Path, seconds: float | None, num: int, out: str | Path, *,
+def generate(run, seconds: float | None, num: int, out: str | Path, *,
              condition: str | None = None, mel_from: str | None = None,
-             temperature: float = 1.0, checkpoint: str | int = "best", seed: int = 0) -> list[Path]:
+             temperature: float = 1.0, seed: int = 0) -> list[Path]:
     """Writes ``num`` WAV files of ``seconds`` at the run's rate (a vocoder: the length of
     ``mel_from`` unless ``seconds`` is shorter) and a waveform/spectrogram PNG of each into
     ``out``; returns the files written."""
-    from audiojax.evaluate import restore_run
-
     if num < 1:
         raise ValueError(f"--num must be at least 1, got {num}")
     if seconds is not None and seconds <= 0:
         raise ValueError(f"--seconds must be positive, got {seconds}")
-    run = restore_run(workdir, checkpoint)
     wanted = None if seconds is None else int(round(seconds * run.config.data.sample_rate))
     global_id, local_frames, num_samples, tag = _conditions(run, num, wanted, condition, mel_from)
     if num_samples is None:
@@ -156,9 +121,9 @@ def generate(workdir: str | Path, seconds: float | None, num: int, out: str | Pa
     return _write(run, audio, Path(out), [f"{tag}_{i:02d}" for i in range(num)], temperature)
 
 
-def _write(run, audio: np.ndarray, out: Path, names: list[str], temperature: float) -> list[Path]:
+def _write(run, audio, out: Path, names: list[str], temperature: float) -> list[Path]:
     """``out/NAME.wav`` and ``out/NAME.png`` (waveform + spectrogram) per row of ``audio``."""
-    from audiojax import plots, save
+    from audiojax import plots, save  # noqa: PLC0415
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -173,15 +138,16 @@ def _write(run, audio: np.ndarray, out: Path, names: list[str], temperature: flo
     return written
 
 
-def word_recognition(workdir: str | Path, classifier_workdir: str | Path, words: list[str],
-                     per_word: int, out: str | Path, *, seconds: float = 1.0,
-                     temperature: float = 1.0, checkpoint: str | int = "best", seed: int = 0) -> dict:
-    """Share of clips generated by a word-conditioned run that a trained keyword classifier
-    (``audiojax.evaluate.predict``) labels as the word asked for; ``per_word`` clips per word,
-    all drawn together as one batch of streams."""
-    from audiojax.evaluate import predict, restore_run
+def word_recognition(run, classifier_run, words: list[str], per_word: int, out: str | Path, *,
+                     seconds: float = 1.0, temperature: float = 1.0, seed: int = 0) -> dict:
+    """Share of clips generated by a word-conditioned ``run`` that a trained keyword classifier
+    run labels as the word asked for; ``per_word`` clips per word, all drawn together as one
+    batch of streams."""
+    import jax.numpy as jnp  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
 
-    run = restore_run(workdir, checkpoint)
+    from audiojax.tasks.classification.predict import predict  # noqa: PLC0415
+
     asked = [w for w in words for _ in range(per_word)]
     ids = [_conditions(run, 1, 1, word, None)[0][0] for word in asked]  # checks each word
     num_samples = int(round(seconds * run.config.data.sample_rate))
@@ -189,23 +155,25 @@ def word_recognition(workdir: str | Path, classifier_workdir: str | Path, words:
                        temperature=temperature, seed=seed)
     names = [f"{w}_{i % per_word:02d}" for i, w in enumerate(asked)]
     files = [str(f) for f in _write(run, audio, Path(out), names, temperature) if f.suffix == ".wav"]
-    top = [labels[0][0] for labels in predict(classifier_workdir, files, top_k=1)]
+    top = [p.top[0][0] for p in predict(classifier_run, files, top_k=1)]
     hits = [a == p for a, p in zip(asked, top)]
     return {"share": float(np.mean(hits)), "clips": len(hits),
             "predicted": {Path(f).stem: p for f, p in zip(files, top)}}
 
 
-def vocoder_distortion(workdir: str | Path, files: list[str], out: str | Path, *,
-                       temperature: float = 1.0, checkpoint: str | int = "best") -> dict:
+def vocoder_distortion(run, files: list[str], out: str | Path, *, temperature: float = 1.0) -> dict:
     """Log-spectral distance and mel-cepstral distortion (dB) between each file and the
     vocoder's rendering of its own log-mel; means and per-file values."""
-    import audiojax
-    from audiojax.distortion import log_spectral_distance, mel_cepstral_distortion
+    import numpy as np  # noqa: PLC0415
+
+    import audiojax  # noqa: PLC0415
+    from audiojax.tasks.generation.distortion import (log_spectral_distance,  # noqa: PLC0415
+                                                      mel_cepstral_distortion)
 
     rows = {}
     for path in files:
-        wav = next(f for f in generate(workdir, None, 1, out, mel_from=path, temperature=temperature,
-                                       checkpoint=checkpoint) if f.suffix == ".wav")
+        wav = next(f for f in generate(run, None, 1, out, mel_from=path, temperature=temperature)
+                   if f.suffix == ".wav")
         estimate, sr = audiojax.load(wav)
         reference = audiojax.load(path, sr=sr)[0][:len(estimate)]
         rows[str(path)] = {"lsd_db": float(log_spectral_distance(reference, estimate)),

@@ -1,0 +1,107 @@
+"""From a run's ``config.data`` to the sources and loaders of its splits; local corpora are
+built on first use (:func:`prepare`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import ml_collections
+
+from audiojax.data import corpus_dir, default_data_dir
+from audiojax.data.manifest import CLIP_COLUMNS, Column
+from audiojax.data.pipeline import Loader, LabelMap, make_loader
+from audiojax.data.sources import LOCAL_CORPORA, ManifestSource, open_source
+
+
+def data_dir_of(config: ml_collections.ConfigDict) -> Path:
+    return Path(config.data.data_dir) if config.data.data_dir else default_data_dir()
+
+
+def local_corpus(config: ml_collections.ConfigDict) -> Path | None:
+    """The folder of ``config.data.source`` when it is a local corpus (``commands/tiny``), else None."""
+    name, _, size = config.data.source.partition("/")
+    if name not in LOCAL_CORPORA:
+        return None
+    return corpus_dir(data_dir_of(config), name, size or "full")
+
+
+def prepare(config: ml_collections.ConfigDict) -> None:
+    """Builds ``config.data.source`` if it is a local corpus not built yet (process 0; the
+    others wait for it); refuses a built one of another seed."""
+    folder = local_corpus(config)
+    if folder is None:
+        return
+    import jax  # noqa: PLC0415 (not needed to open sources)
+    from jax.experimental.multihost_utils import sync_global_devices  # noqa: PLC0415
+
+    from audiojax.data import corpora  # noqa: PLC0415
+
+    name, _, size = config.data.source.partition("/")
+    seed = config.data.build_seed
+    info = corpora.load_info(folder)
+    if info is None:
+        if jax.process_index() == 0:
+            print(f"building the {name} corpus ({size or 'full'}) in {data_dir_of(config)} (first use)")
+            print(corpora.build(name, data_dir=data_dir_of(config), size=size or "full", seed=seed))
+        sync_global_devices("audiojax corpus built")  # other processes wait for process 0
+    elif info["seed"] != seed:
+        raise ValueError(f"config.data.build_seed={seed}, but {folder} was built with seed "
+                         f"{info['seed']}; rebuild it (audiojax data build {name} --size "
+                         f"{size or 'full'} --seed {seed}) or use build_seed={info['seed']}")
+
+
+def is_split(data: str) -> bool:
+    """Whether an evaluator's ``data`` names a split of the run's corpus (not a manifest path)."""
+    return "/" not in data and not data.endswith(".tsv")
+
+
+def open_split(config: ml_collections.ConfigDict, split: str,
+               columns: Sequence[Column] = CLIP_COLUMNS):
+    """The source of ``split``; with ``data.on_bad='skip'``, malformed manifest lines are left
+    out and listed in ``source.malformed`` (reported by the trainer), else they raise. With
+    ``data.train_voices < 1`` the training split keeps that fraction of its voice groups
+    (:func:`audiojax.data.corpora.voice_subset`): how accuracy grows with distinct voices."""
+    source = open_source(config.data.source, split, data_dir_of(config),
+                         sample_rate=config.data.sample_rate,
+                         skip_malformed=config.data.on_bad == "skip", columns=columns)
+    fraction = config.data.train_voices
+    if split == "train" and fraction < 1.0:
+        folder = local_corpus(config)
+        if folder is None:
+            raise ValueError(f"data.train_voices={fraction}: only for a local corpus (its "
+                             f"clips.jsonl names the voice groups), not {config.data.source!r}")
+        from audiojax.data.corpora import voice_subset  # noqa: PLC0415
+
+        source = source.with_speakers(voice_subset(folder, fraction, config.data.train_voices_seed))
+    return source
+
+
+def open_data(config: ml_collections.ConfigDict, data: str,
+              columns: Sequence[Column] = CLIP_COLUMNS):
+    """An evaluator's data: a split of the run's corpus (``validation``) or a manifest path."""
+    if is_split(data):
+        return open_split(config, data, columns)
+    return ManifestSource(data, skip_malformed=config.data.on_bad == "skip", columns=columns)
+
+
+def clip_folder(config: ml_collections.ConfigDict, source) -> Path | str:
+    """What a source's clip ids are relative to: a manifest's folder, or the run's local corpus
+    (for its TFDS copy); :func:`audiojax.data.corpora.conditions_of` finds ``clips.jsonl``
+    above them."""
+    if isinstance(source, ManifestSource):
+        return Path(source.path).parent
+    return local_corpus(config) or ""
+
+
+def loader_for(config: ml_collections.ConfigDict, source, label_to_id: LabelMap, *, train: bool,
+               batch_size: int) -> Loader:
+    """The grain loader of ``source`` with the run's rate and crop length; each record's label
+    becomes ``label_to_id(label)`` (a dict of class ids, or a tokenizer for transcripts)."""
+    rate = config.data.sample_rate
+    return make_loader(
+        source, sample_rate=rate, batch_size=batch_size, train=train,
+        max_length=int(round(config.data.max_seconds * rate)),
+        bucket_lengths=[int(round(s * rate)) for s in config.data.bucket_seconds],
+        seed=config.seed, worker_count=config.data.num_workers if train else 0,
+        label_to_id=label_to_id, on_bad=config.data.on_bad)
