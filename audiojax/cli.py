@@ -29,8 +29,16 @@ def _data_check(args: argparse.Namespace) -> int:
     labels = None
     if args.labels:
         path = Path(args.labels)
-        labels = (path.read_text().split() if path.is_file()
-                  else [x for x in args.labels.split(",") if x])
+        if path.suffix == ".json":
+            from audiojax.config import read_json
+
+            labels = read_json(path, "JSON list of labels")
+            if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+                raise ValueError(f"--labels {path}: expected a JSON list of strings")
+        elif path.is_file():
+            labels = path.read_text().split()
+        else:
+            labels = [x for x in args.labels.split(",") if x]
     columns = None
     if args.task:
         from audiojax.tasks import task_class
@@ -288,11 +296,13 @@ def main(argv: list[str] | None = None) -> None:
     args.overrides = overrides
     from audiojax.data.corpora.voices import SynthesisError
     from audiojax.data.sources import CatalogError
+    from audiojax.files import LockedError
 
     try:
         sys.exit(args.func(args))
-    except (ValueError, FileNotFoundError, FloatingPointError, CatalogError, SynthesisError) as e:
-        # Bad input, missing tools and diverged runs: one clear line, not a traceback
-        # (AudioError, ManifestError, BadExampleError, NonFiniteLossError are among these).
+    except (ValueError, OSError, FloatingPointError, CatalogError, SynthesisError, LockedError) as e:
+        # Bad input, unwritable or missing files, missing tools, busy workdirs and diverged
+        # runs: one clear line, not a traceback (AudioError, ManifestError, BadExampleError,
+        # NonFiniteLossError are among these; OSError messages name their path).
         print(f"audiojax {args.command}: error: {e}", file=sys.stderr)
         sys.exit(2)

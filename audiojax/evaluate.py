@@ -8,11 +8,14 @@ Everything comes from the run's workdir: ``config.json``, ``labels.json`` and a 
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Sequence
 
 from audiojax import evaluators
 from audiojax.data.corpora import CONDITIONS
+from audiojax.files import FileLock, atomic_write_text
 from audiojax.runs import restore
 from audiojax.train.checkpoint import Checkpoints
 from audiojax.train.parallel import DataParallel
@@ -26,10 +29,12 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     (the task's columns: ``path<TAB>label`` for clip tasks), or ``evaluator``, one of the run's
     ``config.evals``.
 
-    Writes ``output`` (default ``WORKDIR/eval_<split, manifest stem or evaluator>.json``) and
-    the task's plots beside it; ``overrides`` (``KEY=VALUE``) change what the task allows at
-    inference (decoding options, ...) and are recorded; returns the metrics, with ``files``
-    listing what was written and ``headline`` a one-line summary. Metrics per speaker come with
+    Writes ``output`` (default :func:`result_path`: named by what was evaluated, so results of
+    different data or settings never overwrite each other) and the task's plots beside it,
+    atomically and under a lock of its own (a live training run may be evaluated);
+    ``overrides`` (``KEY=VALUE``) change what the task allows at inference (decoding options,
+    ...) and are recorded; returns the metrics, with ``files`` listing what was written and
+    ``headline`` a one-line summary. Metrics per speaker come with
     sources that name speakers, and per recording condition (``per_condition``: room, noise,
     channel) with clips of a corpus built here.
     """
@@ -43,7 +48,8 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
                              f"({', '.join(run.config.evals)})")
         spec, name = run.config.evals[evaluator], evaluator
     elif manifest is not None:
-        spec, name = evaluators.evaluator(str(manifest), every_steps=0), Path(manifest).stem
+        spec = evaluators.evaluator(str(Path(manifest).resolve()), every_steps=0)
+        name = f"manifest-{Path(manifest).stem}"
     else:
         spec, name = evaluators.evaluator(split or "test", every_steps=0), split or "test"
     if batch_size:
@@ -52,16 +58,39 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     scorer = evaluators.make(name, spec, run.config, run.task, parallel,
                              parallel.compile_eval_step(run.task.eval_step))
     metrics = scorer.run(parallel.put_state(run.state).variables)
+    if not math.isfinite(metrics["loss"]):
+        raise FloatingPointError(f"{run.workdir / 'checkpoints' / str(run.step)}: its loss on "
+                                 f"{scorer.data} is {metrics['loss']} (a diverged checkpoint)")
     metrics = {"workdir": str(run.workdir), "checkpoint_step": run.step, "data": scorer.data,
                "overrides": list(overrides), **metrics}
-    output = Path(output) if output else run.workdir / f"eval_{name}.json"
+    output = Path(output) if output else result_path(run.workdir, name, metrics["data"], overrides)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(metrics, indent=1) + "\n")
-    plotted = run.task.write_plots(output, metrics, title=f"{run.workdir.name} step {run.step} on {name}")
+    with FileLock(output.with_name(f".{output.name}.lock"), what=f"an evaluation writing {output.name}"):
+        atomic_write_text(output, json.dumps(metrics, indent=1) + "\n")
+        plotted = run.task.write_plots(output, metrics,
+                                       title=f"{run.workdir.name} step {run.step} on {name}")
     metrics["files"] = [str(output), *map(str, plotted)]
     metrics["headline"] = (f"{metrics['data']} at step {run.step}: {run.task.headline(metrics)} "
                            f"over {metrics['count']} clips")
     return metrics
+
+
+def result_path(workdir: Path, name: str, data: str, overrides: Sequence[str]) -> Path:
+    """``WORKDIR/eval_NAME[+KEY=VALUE...].json``: NAME is the split, ``manifest-STEM`` or the
+    evaluator, the suffix the overrides. A file of that name holding results of other data (a
+    manifest of the same stem elsewhere) is never overwritten: ValueError, asking for
+    ``--output``."""
+    settings = "".join(f"+{item.removeprefix('--config.')}" for item in overrides)
+    path = workdir / (re.sub(r"[^A-Za-z0-9._=+,-]+", "-", f"eval_{name}{settings}") + ".json")
+    if path.is_file():
+        try:
+            held = json.loads(path.read_text()).get("data")
+        except ValueError:
+            held = None
+        if held != data:
+            raise ValueError(f"{path} holds the results of {held or 'something else'}, not of "
+                             f"{data}; give --output to write these elsewhere")
+    return path
 
 
 def _values(m: dict) -> str:
@@ -110,7 +139,7 @@ def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: s
                     overrides: Sequence[str] = ()) -> tuple[list[dict], list[str]]:
     """``evaluate`` for every run workdir in a sweep folder (or any folder of workdirs), on the
     same data; each writes its own ``eval_<name>.json``, which ``audiojax report`` reads.
-    Returns the metrics and, for runs with no checkpoint yet (skipped), why."""
+    Returns the metrics and, for runs skipped (no checkpoint yet, or broken), why."""
     from audiojax.sweep import run_workdirs  # noqa: PLC0415
 
     done, skipped = [], []
@@ -118,6 +147,9 @@ def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: s
         if not _has_checkpoint(workdir):
             skipped.append(f"{workdir.name}: no checkpoint saved yet")
             continue
-        done.append(evaluate(workdir, checkpoint=checkpoint, split=split, manifest=manifest,
-                             evaluator=evaluator, overrides=overrides))
+        try:
+            done.append(evaluate(workdir, checkpoint=checkpoint, split=split, manifest=manifest,
+                                 evaluator=evaluator, overrides=overrides))
+        except (ValueError, OSError, FloatingPointError) as e:  # a broken run: say so, go on
+            skipped.append(f"{workdir.name}: {e}")
     return done, skipped

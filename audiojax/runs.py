@@ -5,6 +5,7 @@ commands open (they get :data:`OPENER`, the :class:`~audiojax.tasks.commands.Run
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,6 +15,7 @@ import ml_collections
 from audiojax.config import apply_override, read_json
 from audiojax.tasks import task_class
 from audiojax.train.checkpoint import Checkpoints
+from audiojax.train.defaults import validate
 from audiojax.train.loop import optimizer_for, read_run_config, state_template
 from audiojax.train.step import all_finite
 
@@ -56,11 +58,14 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str],
 def restore(workdir: str | Path, checkpoint: str | int = "best",
             overrides: Sequence[str] = ()) -> TrainedRun:
     """A run's checkpoint (``best``, ``latest`` or a step), ready for inference, with the
-    inference ``overrides`` (``KEY=VALUE``, of the task's ``inference_keys``) applied."""
+    inference ``overrides`` (``KEY=VALUE``, of the task's ``inference_keys``) applied. A damaged
+    ``best`` or ``latest`` checkpoint is passed over, with a warning, for the newest that
+    restores."""
     workdir = Path(workdir)
     config = read_config(workdir)
     cls = task_class(config.task)
     apply_overrides(config, overrides, cls.inference_keys)
+    validate(config)  # an override's value is checked as in training (names the key)
     with config.unlocked():
         cls.inference_config(config, workdir)
     labels_path = workdir / "labels.json"
@@ -71,10 +76,9 @@ def restore(workdir: str | Path, checkpoint: str | int = "best",
     checkpoints = Checkpoints(workdir / "checkpoints", best_metric=config.best_metric,
                               best_mode=config.best_mode, read_only=True)
     try:
-        step = checkpoints.step_for(checkpoint)
-        if step is None:
-            raise FileNotFoundError(f"--workdir {workdir}: no checkpoint saved yet")
-        state, _ = checkpoints.restore(step, state_template(config, task, optimizer_for(config, 1)[0]))
+        step, state, _ = checkpoints.restore_newest(
+            checkpoint, state_template(config, task, optimizer_for(config, 1)[0]),
+            warn=lambda message: print(message, file=sys.stderr))
     finally:
         checkpoints.close()
     state = jax.device_put(state)

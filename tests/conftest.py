@@ -93,8 +93,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _cli(args, data_dir, devices=1, check=True, env=None, **popen):
     """``python -m audiojax ARGS`` in a subprocess on ``devices`` simulated CPU devices, with
-    ``AUDIOJAX_DATA=data_dir``; returns the CompletedProcess (or the Popen with ``popen``)."""
+    ``AUDIOJAX_DATA=data_dir`` and most XLA optimizations off (compiling dominates tiny runs);
+    returns the CompletedProcess (or the Popen with ``popen``)."""
     env = dict(os.environ, AUDIOJAX_DATA=str(data_dir), JAX_PLATFORMS="cpu",
+               JAX_DISABLE_MOST_OPTIMIZATIONS="1",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", **(env or {}))
     cmd = [sys.executable, "-m", "audiojax", *map(str, args)]
     if popen:

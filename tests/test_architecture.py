@@ -102,7 +102,8 @@ def _entry_point(folder: Path) -> Path:
 
 
 def _toy_cli(args, env_dir: Path, **popen):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=f"{ROOT / 'tests'}{os.pathsep}{env_dir}",
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_DISABLE_MOST_OPTIMIZATIONS="1",
+               PYTHONPATH=f"{ROOT / 'tests'}{os.pathsep}{env_dir}",
                **popen.pop("env", {}))
     cmd = [sys.executable, "-m", "audiojax", *map(str, args)]
     if popen:

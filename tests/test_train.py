@@ -116,13 +116,20 @@ def test_predict_slides_over_long_files_and_reports_the_segment(tmp_path):
     assert isinstance(got[2], str) and "bad.wav" in got[2]
 
 
-def test_predict_command_prints_good_files_and_reports_bad_ones(tiny_commands, tiny_data_dir,
-                                                                tmp_path, run_cli):
-    import audiojax
-
-    workdir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def one_step_run(tiny_commands, tiny_data_dir, tmp_path_factory, run_cli):
+    """One step of the article's classifier on the tiny corpus: a run to point commands at."""
+    workdir = tmp_path_factory.mktemp("one_step") / "run"
     run_cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", workdir,
              "--config.num_train_steps=1"], tiny_data_dir)
+    return workdir
+
+
+def test_predict_command_prints_good_files_and_reports_bad_ones(tiny_commands, tiny_data_dir,
+                                                                one_step_run, tmp_path, run_cli):
+    import audiojax
+
+    workdir = one_step_run
     clip = tiny_commands.path / (tiny_commands.path / "test.tsv").read_text().split("\t")[0]
     y, sr = audiojax.load(clip)
     audiojax.save(tmp_path / "long.wav", np.concatenate([np.zeros(2 * sr, np.float32), y]), sr)
@@ -135,10 +142,9 @@ def test_predict_command_prints_good_files_and_reports_bad_ones(tiny_commands, t
     assert "missing.wav: file not found" in out.stderr
 
 
-def test_commands_refuse_a_run_of_another_task(tiny_commands, tiny_data_dir, tmp_path, run_cli):
-    workdir = tmp_path / "run"
-    run_cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", workdir,
-             "--config.num_train_steps=1"], tiny_data_dir)
+def test_commands_refuse_a_run_of_another_task(tiny_commands, tiny_data_dir, one_step_run,
+                                               tmp_path, run_cli):
+    workdir = one_step_run
     clip = tiny_commands.path / (tiny_commands.path / "test.tsv").read_text().split("\t")[0]
     for args in (["transcribe", "--workdir", workdir, clip],
                  ["generate", "--workdir", workdir, "--seconds", "0.1", "--out", tmp_path / "g"]):
@@ -151,10 +157,9 @@ def test_commands_refuse_a_run_of_another_task(tiny_commands, tiny_data_dir, tmp
     assert out.returncode == 2 and "--config.decode.beam_width: cannot change at inference" in out.stderr
 
 
-def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, tmp_path, run_cli):
-    workdir = tmp_path / "run"
-    run_cli(["train", "--config", "experiments/kws_seed_cnn.py:tiny", "--workdir", workdir,
-             "--config.num_train_steps=1"], tiny_data_dir)
+def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, one_step_run, tmp_path,
+                                       run_cli):
+    workdir = one_step_run
     first = (tiny_commands.path / "test.tsv").read_text().splitlines()[0].split("\t")
     bad = tmp_path / "bad.tsv"
     bad.write_text(f"{tiny_commands.path / first[0]}\tgiraffe\n{tiny_commands.path / first[0]}\tzebra\n")
@@ -166,12 +171,11 @@ def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, tmp_path, r
 # One experiment per task in CI; the whole matrix with `pytest -m slow`.
 DEVICE_MATRIX = [
     pytest.param("kws_seed_cnn.py", "jit", id="kws_seed_cnn-jit"),
-    pytest.param("kws_seed_cnn.py", "pmap", id="kws_seed_cnn-pmap"),
     pytest.param("kws_gru.py", "pmap", id="kws_gru-pmap"),
     pytest.param("asr_attention.py", "pmap", id="asr_attention-pmap"),
     pytest.param("wavenet.py", "pmap", id="wavenet-pmap"),
     *[pytest.param(e, m, id=f"{e[:-3]}-{m}", marks=pytest.mark.slow)
-      for e, m in [("kws_gru.py", "jit"), ("kws_logmel_cnn.py", "jit"), ("kws_logmel_cnn.py", "pmap"),
+      for e, m in [("kws_seed_cnn.py", "pmap"), ("kws_gru.py", "jit"), ("kws_logmel_cnn.py", "jit"), ("kws_logmel_cnn.py", "pmap"),
                    ("asr_attention.py", "jit"), ("wavenet.py", "jit"), ("wavenet_vocoder.py", "jit"),
                    ("wavenet_vocoder.py", "pmap"), ("samplernn.py", "jit"), ("samplernn.py", "pmap")]],
 ]
@@ -184,7 +188,8 @@ def _device_args(experiment: str) -> list[str]:
             "--config.checkpoint_every_steps=3", "--config.optimizer=sgd",
             "--config.learning_rate=0.01"]
     if experiment.startswith("asr"):  # 4 devices need 4 utterances a batch: no length buckets
-        args += ["--config.batch_size=4", "--config.data.bucket_seconds=()"]
+        args += ["--config.batch_size=4", "--config.data.bucket_seconds=()",
+                 "--config.decode.beam_width=1", "--config.decode.ctc_weight=0.0"]  # greedy: quick
     return args
 
 
@@ -236,7 +241,7 @@ def _kill_at(step: int, how: str) -> dict:
 def test_killed_run_resumes_to_the_same_parameters(tiny_commands, tiny_data_dir, tmp_path,
                                                    run_cli, checkpoints):
     # With grain worker processes, as real runs have: their iterator state is checkpointed too.
-    common = ["--config", "experiments/kws_seed_cnn.py:tiny", "--config.num_train_steps=12",
+    common = ["--config", "experiments/kws_seed_cnn.py:tiny", "--config.num_train_steps=6",
               "--config.checkpoint_every_steps=3", "--config.evals.validation.every_steps=3",
               "--config.data.num_workers=2"]
     run_cli(["train", *common, "--workdir", tmp_path / "whole"], tiny_data_dir)
@@ -254,7 +259,7 @@ def test_killed_run_resumes_to_the_same_parameters(tiny_commands, tiny_data_dir,
     assert steps == [3], steps
     out = run_cli(["train", *common, "--workdir", killed], tiny_data_dir)
     assert "resuming" in out.stdout
-    whole, resumed = checkpoints.params(tmp_path / "whole", 12), checkpoints.params(killed, 12)
+    whole, resumed = checkpoints.params(tmp_path / "whole", 6), checkpoints.params(killed, 6)
     checkpoints.assert_same(whole, resumed, rtol=0, atol=0)
     # metrics.jsonl holds the records of one uninterrupted run: each step once.
     rows = [(r["step"], r["split"]) for r in map(json.loads, (killed / "metrics.jsonl").open())]

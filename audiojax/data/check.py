@@ -34,7 +34,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.manifest}:{self.line}"
+        where = f"{self.manifest}:{self.line}" if self.line else self.manifest  # 0: the whole file
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
@@ -63,9 +63,9 @@ def check_manifest(
     known = set(labels) if labels is not None else None
     iterator = entries
     if progress:
-        from tqdm.auto import tqdm  # noqa: PLC0415
+        from audiojax.progress import progress as progress_bar  # noqa: PLC0415
 
-        iterator = tqdm(entries, desc=f"checking {Path(name).name}", unit="clip", file=sys.stderr)
+        iterator = progress_bar(entries, desc=f"checking {Path(name).name}", unit="clip")
     for entry in iterator:
         def add(message: str, column: str = "audio") -> None:
             shown = entry.path if column == "audio" else f"{column} {entry.values[column]}"
@@ -89,6 +89,8 @@ def check_manifest(
             elif (header.samplerate, header.frames) != first[1:]:
                 add(f"{header.frames} samples at {header.samplerate} Hz, but {first[0]} has "
                     f"{first[2]} at {first[1]} Hz", column)
+    if not entries and not errors:
+        problems.append(Problem(name, 0, "", "no clips: the manifest is empty"))
     problems.sort(key=lambda p: p.line)
     return problems
 

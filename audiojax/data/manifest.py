@@ -120,13 +120,16 @@ def parse_manifest(manifest: str | os.PathLike, columns: Sequence[Column] = CLIP
       FileNotFoundError: the manifest itself does not exist.
     """
     manifest = Path(manifest)
+    if manifest.is_dir():
+        raise ValueError(f"{manifest}: a folder, not a manifest file")
     base = manifest.parent
     entries: list[Entry] = []
     errors: list[ManifestError] = []
     with open(manifest, "rb") as f:
         for number, raw in enumerate(f, start=1):
             try:
-                text = raw.decode("utf-8")
+                # A byte-order mark (some editors write one) is not part of the first path.
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as e:
                 errors.append(ManifestError(manifest, number, f"malformed line: not UTF-8 ({e.reason})"))
                 continue

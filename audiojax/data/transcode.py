@@ -21,9 +21,9 @@ import random
 from pathlib import Path
 
 import soundfile as sf
-from tqdm.auto import tqdm
 
 from audiojax import audio as audio_lib
+from audiojax.progress import progress
 
 
 def parse_split_spec(spec: str) -> tuple[str, int | None]:
@@ -55,7 +55,7 @@ def transcode_corpus(source: str | Path, target: str | Path, splits: list[str],
             random.Random(seed).shuffle(lines)
             lines = lines[:count]
         written = []
-        for number, line in enumerate(tqdm(lines, desc=f"transcode {name}", unit="clip")):
+        for number, line in enumerate(progress(lines, desc=f"transcode {name}", unit="clip")):
             path, sep, rest = line.partition("\t")
             if not sep:
                 raise ValueError(f"{manifest}: line {number + 1}: no tab; expected path<TAB>label")

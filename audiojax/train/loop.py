@@ -20,12 +20,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from tqdm.auto import tqdm
 
 from audiojax import evaluators, plots
+from audiojax.progress import progress
 from audiojax.config import read_json, save_config
 from audiojax.data import splits
 from audiojax.data.pipeline import numeric
+from audiojax.files import FileLock
 from audiojax.tasks import task_class
 from audiojax.train.checkpoint import Checkpoints
 from audiojax.train.defaults import migrate, validate
@@ -119,7 +120,11 @@ def _signal_hook(step: int, checkpoints: Checkpoints) -> None:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     """Trains ``config`` in ``workdir`` (resuming it if it holds checkpoints); returns the last
-    metrics of the evaluator that ranks checkpoints (``config.best_metric``)."""
+    metrics of the evaluator that ranks checkpoints (``config.best_metric``).
+
+    The run holds an exclusive lock on the workdir (``WORKDIR/train.lock``, taken by process 0;
+    the others join its run): a second training of the same workdir is refused, naming the
+    first one's PID and host."""
     maybe_initialize_distributed()
     config = ml_collections.ConfigDict(config.to_dict())  # ours to fill in; the caller's stays
     validate(config)
@@ -127,14 +132,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     if workdir.exists() and not workdir.is_dir():
         raise ValueError(f"--workdir {workdir}: a file, not a folder")
     workdir.mkdir(parents=True, exist_ok=True)
+    if jax.process_index() != 0:
+        return _train(config, workdir)
+    with FileLock(workdir / "train.lock", what="a training run of this workdir"):
+        return _train(config, workdir)
+
+
+def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     checkpoints = Checkpoints(workdir / "checkpoints", keep=config.keep_checkpoints,
                               best_metric=config.best_metric, best_mode=config.best_mode)
-    start = checkpoints.step_for("latest") or 0
+    saved = bool(checkpoints.manager.all_steps())
     splits.prepare(config)
     cls = task_class(config.task)
     labels = cls.labels_for(config)
     task = cls(config, labels)  # refuses what the task or model cannot honour, before any write
-    _check_config(config, workdir, has_checkpoint=bool(start))
+    _check_config(config, workdir, has_checkpoint=saved)
     if jax.process_index() == 0:
         (workdir / "labels.json").write_text(json.dumps(labels) + "\n")
     parallel = DataParallel(config.parallel)
@@ -156,18 +168,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     evals = [evaluators.make(name, spec, config, task, parallel, eval_step)
              for name, spec in config.evals.items()]
     best_name = config.best_metric.partition("/")[0]
-    malformed = [*getattr(train_source, "malformed", []), *(m for e in evals for m in getattr(e, "malformed", []))]
+    malformed = [*getattr(train_source, "malformed", []),
+                 *(m for e in evals for m in getattr(e, "malformed", []))]
     if malformed:
         print(f"skipping {len(malformed)} malformed manifest line(s):\n  " + "\n  ".join(malformed))
 
     state = initial_state(config, task, tx, local_batch)
     log = MetricsLog(workdir)
     train_iter = iter(train_loader)
-    log.truncate_after(start)  # records past the checkpoint are redone (all, if killed before one)
-    if start:
-        state, meta = checkpoints.restore(start, state)
+    start = 0
+    if saved:  # the newest checkpoint that restores; damaged newer ones are redone
+        start, state, meta = checkpoints.restore_newest("latest", state)
+        checkpoints.delete_after(start)
         train_iter.set_state(meta["data_iterator"].encode())
         print(f"resuming {workdir} from step {start}")
+    log.truncate_after(start)  # records past the checkpoint are redone (all, if killed before one)
 
     placed = parallel.put_state(state)
     train_step = parallel.compile_train_step(make_train_step(
@@ -188,12 +203,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             stop(step, f"loss is {float(metrics['loss'])}, gradient norm "
                        f"{float(metrics['grad_norm'])} (the update was not applied)")
 
-    bar = tqdm(total=num_steps, initial=start, desc=f"train {workdir.name}", unit="step",
-               disable=jax.process_index() != 0, dynamic_ncols=True)
+    bar = progress(total=num_steps, initial=start, desc=f"train {workdir.name}", unit="step",
+                   disable=jax.process_index() != 0)
     try:
         for step in range(start + 1, num_steps + 1):
             batch = next(train_iter)
             placed, metrics = train_step(placed, parallel.put_batch(numeric(batch)))
+            checkpoints.check_saves()  # a failed background save stops the run now
             # The previous step has finished by now: checking it costs no pipelining, and a
             # non-finite step (which the step itself refused to apply) stops the run at once.
             if pending:

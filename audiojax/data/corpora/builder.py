@@ -296,12 +296,12 @@ def _units(clips: list[Clip], chunk: int) -> list[list[Clip]]:
 
 def _run_units(units: list[list[Clip]], state: dict, workers: int, desc: str,
                progress: bool) -> list[dict]:
-    """The manifest rows of every unit, in clip order (a tqdm bar on stderr)."""
-    from tqdm.auto import tqdm
+    """The manifest rows of every unit, in clip order (progress on stderr)."""
+    from audiojax.progress import progress as progress_bar
 
     rows: list[dict] = []
-    with tqdm(total=sum(map(len, units)), desc=desc, unit="clip", disable=not progress,
-              file=sys.stderr) as bar:
+    with progress_bar(total=sum(map(len, units)), desc=desc, unit="clip", disable=not progress,
+                      file=sys.stderr) as bar:
         if workers <= 1:
             _init_worker(state)
             for u in units:

@@ -63,6 +63,10 @@ def predict(run, files: list[str], top_k: int = 3) -> list[Prediction | str]:
         except audio.AudioError as e:
             results.append(str(e))
             continue
+        if len(y) < window // 10:
+            print(f"audiojax predict: warning: {path}: {len(y)} sample{'s' * (len(y) != 1)} "
+                  f"({len(y) / rate:.4f} s), "
+                  f"padded with silence to the model's {window / rate:g} s window", file=sys.stderr)
         offsets = windows.window_offsets(len(y), window, max(1, window // 2))
         chunks, lengths = windows.cut(y, offsets, window)
         probs = []
@@ -70,6 +74,9 @@ def predict(run, files: list[str], top_k: int = 3) -> list[Prediction | str]:
             batch = {"audio": chunks[start:start + MAX_BATCH], "length": lengths[start:start + MAX_BATCH]}
             probs.append(np.asarray(jax.nn.softmax(logits_fn(run.variables, batch))))
         probs = np.concatenate(probs)
+        if not np.isfinite(probs).all():
+            raise FloatingPointError(f"{run.workdir / 'checkpoints' / str(run.step)}: the model's "
+                                     f"outputs for {path} are not finite (NaN/Inf)")
         best = int(probs.max(-1).argmax())
         top = np.argsort(probs[best])[::-1][:top_k]
         results.append(Prediction([(run.labels[i], float(probs[best, i])) for i in top],

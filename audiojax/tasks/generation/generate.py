@@ -77,8 +77,8 @@ def sample_run(run, num: int, num_samples: int, *, global_id=None, local_frames=
     import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
-    from tqdm.auto import tqdm  # noqa: PLC0415
 
+    from audiojax.progress import progress as progress_bar  # noqa: PLC0415
     from audiojax.tasks.generation.samplers import cached_sampler, initial_state  # noqa: PLC0415
 
     if temperature <= 0:
@@ -94,7 +94,8 @@ def sample_run(run, num: int, num_samples: int, *, global_id=None, local_frames=
     state = initial_state(model, variables, num)
     key = jax.random.PRNGKey(seed)
     pieces = []
-    for start in tqdm(range(0, padded, chunk), desc="generate", unit="chunk", disable=not progress):
+    for start in progress_bar(range(0, padded, chunk), desc="generate", unit="chunk",
+                              disable=not progress):
         piece_local = None if local is None else local[:, start:start + chunk]
         state, samples = sampler(variables, key, state, global_id, piece_local, temperature)
         pieces.append(jax.block_until_ready(samples))  # so the bar shows real progress
