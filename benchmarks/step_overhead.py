@@ -69,7 +69,8 @@ def main() -> None:
     ours = make_train_step(task, tx, schedule, accumulate=args.accumulate, ema_decay=args.ema)
     steps = {"bare optax step": bare_step(task, tx),
              "audiojax step": jax.jit(lambda s, b: ours(s, b, None)[0], donate_argnums=0)}
-    states = {name: TrainState.create(variables, tx, jax.random.PRNGKey(1),
+    # Each its own copy: a step donates (frees) the state it is given.
+    states = {name: TrainState.create(jax.tree.map(jnp.copy, variables), tx, jax.random.PRNGKey(1),
                                       ema=args.ema > 0 and name == "audiojax step")
               for name in steps}
     times: dict[str, list[float]] = {name: [] for name in steps}

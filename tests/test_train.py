@@ -169,13 +169,12 @@ def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, one_step_ru
 
 
 # One experiment per task in CI; the whole matrix with `pytest -m slow`.
-DEVICE_MATRIX = [
-    pytest.param("kws_seed_cnn.py", "jit", id="kws_seed_cnn-jit"),
+DEVICE_MATRIX = [  # jit across devices is also run, on 2 processes, by tests/test_distributed.py
     pytest.param("kws_gru.py", "pmap", id="kws_gru-pmap"),
     pytest.param("asr_attention.py", "pmap", id="asr_attention-pmap"),
     pytest.param("wavenet.py", "pmap", id="wavenet-pmap"),
     *[pytest.param(e, m, id=f"{e[:-3]}-{m}", marks=pytest.mark.slow)
-      for e, m in [("kws_seed_cnn.py", "pmap"), ("kws_gru.py", "jit"), ("kws_logmel_cnn.py", "jit"), ("kws_logmel_cnn.py", "pmap"),
+      for e, m in [("kws_seed_cnn.py", "jit"), ("kws_seed_cnn.py", "pmap"), ("kws_gru.py", "jit"), ("kws_logmel_cnn.py", "jit"), ("kws_logmel_cnn.py", "pmap"),
                    ("asr_attention.py", "jit"), ("wavenet.py", "jit"), ("wavenet_vocoder.py", "jit"),
                    ("wavenet_vocoder.py", "pmap"), ("samplernn.py", "jit"), ("samplernn.py", "pmap")]],
 ]
@@ -303,12 +302,6 @@ def test_nonfinite_steps_stop_with_the_step_and_keep_only_finite_checkpoints(
     assert sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()) == [1]
     kept = checkpoints.params(workdir)
     assert all(np.isfinite(v).all() for _, v in checkpoints.flat(kept["params"]))
-    # At 1e30 from the start the first update's evaluation is NaN: nothing is saved.
-    workdir = tmp_path / "big"
-    out = run_cli(["train", *common, "--workdir", workdir, "--config.learning_rate=1e30"],
-                  tiny_data_dir, check=False)
-    assert out.returncode == 2 and "error: step 1: evaluator validation's loss is nan" in out.stderr
-    assert "no checkpoint was saved before it" in out.stderr
     # An infinite learning rate makes the first update's parameters non-finite: the step
     # refuses it and the run stops, nothing saved.
     workdir = tmp_path / "inf"

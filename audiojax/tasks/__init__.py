@@ -86,11 +86,6 @@ def all_options() -> list[Option]:
     return list(out.values())
 
 
-def options_of(task: str) -> tuple[Option, ...]:
-    """The inference options of ``config.task`` (none for a task outside audiojax)."""
-    return tuple(getattr(_package(task), "OPTIONS", ())) if ":" not in task else ()
-
-
 def commands_of(task: str) -> list[Command]:
     """The commands that serve ``config.task``."""
     return [c for commands in all_commands().values() for c in commands if c.task == task]

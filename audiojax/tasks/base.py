@@ -25,7 +25,7 @@ import numpy as np
 from audiojax.data.manifest import CLIP_COLUMNS, Column
 from audiojax.data.splits import open_split
 from audiojax.data.sources import labels_of
-from audiojax.models import build_model
+from audiojax.models import build_model, fields_of, model_class
 
 Collected = Any  # what a task's ``combine`` accumulates over evaluation batches
 
@@ -139,16 +139,13 @@ class Task(abc.ABC):
         (an error for a model without a ``dtype`` field unless float32) and, under pmap, the
         device axis for BatchNorm statistics (given to models that declare ``axis_name``)."""
         if self.config.compute_dtype != "float32":
-            provided["dtype"] = jnp.dtype(self.config.compute_dtype)
-        try:
-            return build_model(self.config.model, provided,
-                               offered={"axis_name": "data" if self.config.parallel == "pmap" else None})
-        except ValueError as e:
-            if "dtype" in provided and "no field 'dtype'" in str(e):
+            if "dtype" not in fields_of(model_class(self.config.model.name)):
                 raise ValueError(f"config.compute_dtype={self.config.compute_dtype}: model "
                                  f"{self.config.model.name!r} computes in float32 only (it has "
-                                 f"no dtype field)") from None
-            raise
+                                 f"no dtype field)")
+            provided["dtype"] = jnp.dtype(self.config.compute_dtype)
+        return build_model(self.config.model, provided,
+                           offered={"axis_name": "data" if self.config.parallel == "pmap" else None})
 
     def audio_spec(self, batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
         """The loader's clip batch: ``audio (B, max_seconds * sample_rate)``, ``length``, ``mask``."""

@@ -53,8 +53,10 @@ def make_train_step(task, tx: optax.GradientTransformation, schedule: optax.Sche
                 return (jax.tree.map(jnp.add, total, grads), batch_stats), metrics
 
             zeros = jax.tree.map(jnp.zeros_like, state.params)
+            # Unrolled: on XLA's CPU backend a convolution inside a loop body loses its fast
+            # path (a scan over 4 micro-batches of the article's classifier ran 30x slower).
             (grads, batch_stats), metrics = jax.lax.scan(
-                body, (zeros, state.batch_stats), (jnp.arange(accumulate), micro))
+                body, (zeros, state.batch_stats), (jnp.arange(accumulate), micro), unroll=True)
             grads = jax.tree.map(lambda g: g / accumulate, grads)
             metrics = jax.tree.map(lambda m: m.mean(0), metrics)
         if axis_name is not None:  # under pmap: per-device means -> global means
