@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiojax.data import SPLITS, corpus_dir
+from audiojax.data import CORPUS_SPLITS, SPLITS, corpus_dir
 from audiojax.data.corpora import WORDS, build, acoustics, sentences, voices
 from audiojax.data.corpora.builder import assign_splits
 
@@ -40,7 +40,7 @@ def test_commands_layout_and_manifests(tiny_commands, tiny_data_dir):
     assert info["sample_rate"] == 16000
     assert info["labels"] == list(WORDS) and len(WORDS) == 35 and WORDS[0] == "backward"
     total = 0
-    for split in SPLITS:
+    for split in CORPUS_SPLITS:
         rows = read_manifest(root, split)
         assert rows, split
         assert info["splits"][split]["clips"] == len(rows)
@@ -51,10 +51,33 @@ def test_commands_layout_and_manifests(tiny_commands, tiny_data_dir):
             assert label in WORDS
             assert Path(rel).parts[:3] == ("wav", split, speaker)
         total += len(rows)
-    assert 20 <= total <= 60  # tiny means tiny
+    assert 20 <= total <= 70  # tiny means tiny
     text = str(tiny_commands)
     for split in SPLITS:
         assert split in text
+
+
+def test_the_clean_test_split_is_the_test_clips_without_room_noise_or_channel(tiny_commands):
+    root = tiny_commands.path
+    test, clean = read_manifest(root, "test"), read_manifest(root, "test_clean")
+    assert [(Path(p).name, w, s) for p, w, s in test] == [(Path(p).name, w, s) for p, w, s in clean]
+    info = json.loads((root / "info.json").read_text())
+    assert info["splits"]["test_clean"]["clips"] == len(test) and "test_clean" in CORPUS_SPLITS
+    records = {r["path"]: r for r in clip_records(root)}
+    harsh_rooms = 0
+    for (rel, _, _), (clean_rel, _, _) in zip(test, clean):
+        r, c = records[rel], records[clean_rel]
+        assert c["split"] == "test_clean" and c["index"] == r["index"] and c["synth"] == r["synth"]
+        assert set(c["aug"]) == {"peak_dbfs"} and c["aug"]["peak_dbfs"] == r["aug"]["peak_dbfs"]
+        harsh_rooms += "room" in r["aug"]
+        y = sf.read(str(root / clean_rel), dtype="float64")[0]
+        # Nothing added: digital silence around the word, and the test clip's level.
+        assert np.abs(y[:160]).max() == 0.0 or np.abs(y[-160:]).max() == 0.0, clean_rel
+        assert 20 * np.log10(np.abs(y).max()) == pytest.approx(c["aug"]["peak_dbfs"], abs=0.01)
+        if "snr_db" in r["aug"]:  # the harsh clip is the clean one plus something else
+            harsh = sf.read(str(root / rel), dtype="float64")[0]
+            assert not np.allclose(harsh, y, atol=1e-3)
+    assert harsh_rooms > 0  # the test split itself is not clean
 
 
 def test_commands_clips_are_one_second_audible_and_unclipped(tiny_commands):

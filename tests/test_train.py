@@ -85,7 +85,7 @@ class _LoudnessRun:
 
     class config:
         class data:
-            sample_rate, max_seconds = 16000, 1.0
+            sample_rate, max_seconds, center = 16000, 1.0, "none"
 
     class task:
         @staticmethod

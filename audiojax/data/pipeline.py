@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import grain
 import numpy as np
 
+from audiojax.data import placement
 from audiojax.data.buckets import (BucketSampler, SortedSampler, TrimBatch, bucket_of, label_widths,
                                    record_lengths)
 from audiojax.data.sources import BadExampleError, Signal, Source, decode_record
@@ -161,12 +162,13 @@ class _ProcessSlices:
 
 
 class _CropPad(grain.transforms.RandomMap):
-    """Crops (train: random, eval: centre) or zero-pads to ``max_length``, the audio and every
-    extra signal with one window; maps the label."""
+    """Crops (train: random, eval: centre; or centred on the speech when ``center_rate``, the
+    sample rate, is given) or zero-pads to ``max_length``, the audio and every extra signal
+    with one window; maps the label."""
 
     def __init__(self, max_length: int, train: bool, label_to_id: LabelMap, pad_label, on_bad: str,
-                 signals: Mapping[str, Signal]):
-        self.max_length, self.train = max_length, train
+                 signals: Mapping[str, Signal], center_rate: int | None = None):
+        self.max_length, self.train, self.center_rate = max_length, train, center_rate
         self.label_to_id, self.pad_label, self.on_bad = label_to_id, pad_label, on_bad
         self.signals = dict(signals)
         hops = [s.hop_length for s in self.signals.values() if not s.waveform]
@@ -202,13 +204,10 @@ class _CropPad(grain.transforms.RandomMap):
 
     def _window(self, x: np.ndarray, signal: Signal | None, offset: int) -> np.ndarray:
         """``x`` from sample ``offset`` over ``max_length`` samples (its frames for a frame-rate
-        signal), zero-padded at the end."""
+        signal), zeros where the window reaches outside ``x``."""
         hop = 1 if signal is None else signal.hop_length
         shape = (self.max_length,) if hop == 1 else self._signal_shape(signal)
-        piece = x[offset // hop:offset // hop + shape[0]]
-        out = np.zeros(shape, np.float32)
-        out[:len(piece)] = piece
-        return out
+        return placement.place(x, offset // hop, shape[0])
 
     def random_map(self, example, rng: np.random.Generator):
         if example.get("padding"):
@@ -224,9 +223,11 @@ class _CropPad(grain.transforms.RandomMap):
         y = example["audio"]
         n, size = y.shape[0], self.max_length
         offset = 0
-        if n > size:
+        if self.center_rate:
+            offset = placement.centred_offset(y, self.center_rate, size)
+        elif n > size:
             offset = int(rng.integers(0, n - size + 1)) if self.train else (n - size) // 2
-            offset -= offset % self.step
+        offset -= offset % self.step
         return {
             "audio": self._window(y, None, offset),
             "length": np.int32(min(n - offset, size)),
@@ -351,6 +352,7 @@ def make_loader(
     on_bad: str = "error",
     drop_remainder: bool | None = None,
     bucket_lengths: Sequence[int] = (),
+    center: bool = False,
 ) -> Loader:
     """A grain loader of fixed-shape numpy batches from ``source``.
 
@@ -382,6 +384,10 @@ def make_loader(
         (tokenized labels: to the widest label of that bucket).
         Record lengths are read from file headers when the loader is made. Multi-process
         evaluation ignores the buckets (every process must pad alike).
+      center: the window (train and eval) centred on each record's speech
+        (:func:`audiojax.data.placement.centred_offset`; zeros where it reaches outside the
+        record) instead of a random or centre crop; ``length`` then counts from the window's
+        start to the record's end.
 
     Returns:
       A :class:`Loader`; ``iter(loader)`` yields dicts of numpy arrays: ``audio`` float32
@@ -416,6 +422,9 @@ def make_loader(
     view = _ShardView(source, sample_rate, 0 if slices else shard_index, 1 if slices else shard_count,
                       pad="wrap" if train else "mask", on_bad=on_bad)
     boundaries = sorted({int(b) for b in bucket_lengths if 0 < b < max_length} | {max_length})
+    if center and len(boundaries) > 1:
+        raise ValueError("data.center='energy' places each record in the whole window; it does "
+                         "not go with length buckets (data.bucket_seconds)")
     if len(boundaries) > 1 and (train or shard_count == 1):
         if train and not drop_remainder:
             raise ValueError("bucket_lengths in training needs drop_remainder=True")
@@ -438,7 +447,8 @@ def make_loader(
     if slices:
         sampler = _ProcessSlices(sampler, batch_size, shard_index, shard_count)
     operations: list = [
-        _CropPad(max_length, train, label_to_id, pad_label, on_bad, view.signals),
+        _CropPad(max_length, train, label_to_id, pad_label, on_bad, view.signals,
+                 sample_rate if center else None),
         grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder),
     ]
     if not drop_remainder:

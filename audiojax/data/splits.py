@@ -104,4 +104,4 @@ def loader_for(config: ml_collections.ConfigDict, source, label_to_id: LabelMap,
         max_length=int(round(config.data.max_seconds * rate)),
         bucket_lengths=[int(round(s * rate)) for s in config.data.bucket_seconds],
         seed=config.seed, worker_count=config.data.num_workers if train else 0,
-        label_to_id=label_to_id, on_bad=config.data.on_bad)
+        label_to_id=label_to_id, on_bad=config.data.on_bad, center=config.data.center == "energy")

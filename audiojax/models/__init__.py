@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import flax.linen as nn
 
 from audiojax.config import import_object
+from audiojax.models.bc_resnet import BCResNet
 from audiojax.models.classifiers import LogMelCNN, WaveformCNN
 from audiojax.models.gru_classifier import GRUClassifier
 from audiojax.models.samplernn import SampleRNN
@@ -27,6 +28,7 @@ from audiojax.models.wavenet import WaveNet
 REGISTRY: dict[str, type[nn.Module]] = {
     "waveform_cnn": WaveformCNN,
     "logmel_cnn": LogMelCNN,
+    "bc_resnet": BCResNet,
     "wavenet": WaveNet,
     "samplernn": SampleRNN,
     "gru_classifier": GRUClassifier,

@@ -41,6 +41,8 @@ def trainer_config() -> ml_collections.ConfigDict:
     c.data.bucket_seconds = ()       # length buckets below max_seconds (audiojax.data.buckets)
     c.data.num_workers = 2           # grain worker processes for the training loader
     c.data.on_bad = "error"          # or "skip": skip bad examples and report them at the end
+    c.data.center = "none"           # or "energy": centre each window on its speech
+                                     # (audiojax.data.placement; train, evaluate and predict)
 
     # Optimization (optax).
     c.optimizer = "adam"             # adam | adamw | sgd
@@ -184,6 +186,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{key}: unknown {config[key]!r}; use {', '.join(allowed)}")
     if config.data.on_bad not in ("error", "skip"):
         raise ValueError(f"config.data.on_bad: {config.data.on_bad!r}; use 'error' or 'skip'")
+    if config.data.center not in ("none", "energy"):
+        raise ValueError(f"config.data.center: {config.data.center!r}; use 'none' or 'energy'")
     positive = {"batch_size": config.batch_size, "grad_accum_steps": config.grad_accum_steps,
                 "log_every_steps": config.log_every_steps,
                 "checkpoint_every_steps": config.checkpoint_every_steps,

@@ -5,12 +5,14 @@
 
 - ``train.tsv``, ``validation.tsv``, ``test.tsv``: one line per clip,
   ``relative/path.wav<TAB>label<TAB>speaker`` (no header; label = word or transcript);
+- ``test_clean.tsv``: the test clips again as spoken, at the same level, without the room,
+  noise and channel of ``test.tsv`` (clean-speech accuracy apart from robustness);
 - ``wav/<split>/<speaker>/<id>.wav``: 16-bit PCM, 16 kHz mono;
 - ``info.json``: name, size, seed, sample_rate, labels (commands: the 35 words in Speech
   Commands order), per-split clips/speakers/hours/engines/voices, augmentation, versions;
 - ``clips.jsonl``: every clip's synthesis and augmentation parameters;
 
-and the TFDS copy ``DATA_DIR/tfds/audiojax_<name>/<size>/1.1.0`` (array_record), readable with
+and the TFDS copy ``DATA_DIR/tfds/audiojax_<name>/<size>/1.2.0`` (array_record), readable with
 ``tfds.data_source('audiojax_<name>/<size>', data_dir=DATA_DIR/'tfds')`` once
 :mod:`audiojax.data.corpora.tfds_builders` is imported.
 
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiojax.data import SPLITS, corpus_dir, default_data_dir
+from audiojax.data import CORPUS_SPLITS, corpus_dir, default_data_dir
 from audiojax.data.corpora.commands import WORDS
 from audiojax.data.corpora.voices import SynthesisError, Voice
 
@@ -69,7 +71,9 @@ class CorpusSummary:
         lines = [f"{self.name} ({self.size}, seed {self.seed}) at {self.path}  [{how}]",
                  f"{'split':<11} {'clips':>7} {'speakers':>8} {'hours':>7}  engines"]
         tot = [0, 0, 0.0]
-        for s in SPLITS:
+        for s in CORPUS_SPLITS:
+            if s == "test_clean":  # the test clips again, not more of them
+                continue
             d = self.splits[s]
             lines.append(f"{s:<11} {d['clips']:>7} {d['speakers']:>8} {d['hours']:>7.3f}  "
                          + ",".join(d["engines"]))

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiojax.data import SPLITS, corpus_dir
+from audiojax.data import CORPUS_SPLITS, SPLITS, corpus_dir
 from audiojax.data.corpora import acoustics, commands, sentences, voices as V
 
 SR = 16000
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: test_clean.tsv
 # Engines in the order they are preferred as the test-only ("unseen") engine.
 HOLDOUT_PREFERENCE = ("pico", "flite", "rhvoice", "festival", "mbrola")
 _CORPUS_CODE = {"commands": 1, "sentences": 2}
@@ -266,18 +266,23 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
         streams = [s for vid, (g, s) in st["bank"][c.split].items() if g != voice.group]
         rng = np.random.default_rng([seed, code, c.index, 1])
         out, aug_params = acoustics.augment(rng, buf, SR, aug, streams)
-        pcm = acoustics.to_int16(out)
         stem = f"{c.index:06d}_{c.label}" if name == "commands" else f"{c.index:06d}"
-        rel = f"wav/{c.split}/{voice.id}/{stem}.wav"
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(path), pcm, SR, subtype="PCM_16")
-        rows.append({"index": c.index, "split": c.split, "path": rel, "label": c.label,
-                     "speaker": voice.id, "engine": voice.engine, "group": voice.group,
-                     "seconds": pcm.size / SR,
-                     "synth": {"rate": round(p[0], 3), "pitch": round(p[1], 3),
-                               "speed": round(spd, 3), "tempo": round(tmp, 3)},
-                     "aug": aug_params})
+        recordings = [(c.split, out, aug_params)]
+        if c.split == "test" and st["clean_test"]:  # the same placed utterance at the same level, nothing added
+            level = acoustics.db_to_amp(aug_params["peak_dbfs"])
+            recordings.append(("test_clean", buf * level, {"peak_dbfs": aug_params["peak_dbfs"]}))
+        for split, y, params in recordings:
+            pcm = acoustics.to_int16(y)
+            rel = f"wav/{split}/{voice.id}/{stem}.wav"
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), pcm, SR, subtype="PCM_16")
+            rows.append({"index": c.index, "split": split, "path": rel, "label": c.label,
+                         "speaker": voice.id, "engine": voice.engine, "group": voice.group,
+                         "seconds": pcm.size / SR,
+                         "synth": {"rate": round(p[0], 3), "pitch": round(p[1], 3),
+                                   "speed": round(spd, 3), "tempo": round(tmp, 3)},
+                         "aug": params})
     return rows
 
 
@@ -314,7 +319,7 @@ def _run_units(units: list[list[Clip]], state: dict, workers: int, desc: str,
                 for r in pool.imap_unordered(_process_unit, units):
                     rows += r
                     bar.update(len(r))
-    return sorted(rows, key=lambda r: r["index"])
+    return sorted(rows, key=lambda r: (r["index"], r["split"]))
 
 
 # Crossed clips take indices from here on, so their random draws are not the corpus's own.
@@ -348,7 +353,7 @@ def write_crossed(size: str, seed: int, root: Path, voices_split: str, texts_spl
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         state = {"name": "sentences", "seed": seed, "root": str(root),
-                 "aug": acoustics.AugmentConfig(), "tmp": str(tmp),
+                 "aug": acoustics.AugmentConfig(), "tmp": str(tmp), "clean_test": False,
                  "bank": babble_bank(split_voices, spec, seed, tmp)}
         rows = _run_units(_units(clips, 48), state, workers or min(2, os.cpu_count() or 1),
                           f"{voices_split} voices x {texts_split} text", progress)
@@ -374,14 +379,14 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     tmp.mkdir(parents=True, exist_ok=True)
     bank = babble_bank(split_voices, spec, seed, tmp)
     state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
-             "tmp": str(tmp)}
+             "tmp": str(tmp), "clean_test": True}
     workers = workers or spec.workers or min(2, os.cpu_count() or 1)
     try:
         rows = _run_units(_units(clips, 16 if size == "tiny" else 48), state, workers,
                           f"{name}/{size}", progress)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for split in SPLITS:
+    for split in CORPUS_SPLITS:
         with open(root / f"{split}.tsv", "w") as f:
             for r in rows:
                 if r["split"] == split:
@@ -390,7 +395,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         for r in rows:
             f.write(json.dumps(r, sort_keys=True) + "\n")
     split_info = {}
-    for split in SPLITS:
+    for split in CORPUS_SPLITS:
         rs = [r for r in rows if r["split"] == split]
         split_info[split] = {
             "clips": len(rs),
@@ -422,7 +427,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
 def manifest_fingerprint(root: Path, name: str, size: str, seed: int) -> str:
     """Identifies a build: its manifests, name, size, seed and format version."""
     h = hashlib.sha256(json.dumps([name, size, seed, FORMAT_VERSION]).encode())
-    for split in SPLITS:
+    for split in CORPUS_SPLITS:
         h.update((root / f"{split}.tsv").read_bytes())
     return h.hexdigest()[:16]
 

@@ -24,7 +24,7 @@ import soundfile as sf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import shuffle
 
-from audiojax.data import SPLITS, corpus_dir
+from audiojax.data import CORPUS_SPLITS, corpus_dir
 from audiojax.data.corpora.commands import WORDS
 
 SIZES = ("tiny", "small", "full", "large")
@@ -33,8 +33,9 @@ MARKER = "audiojax_corpus.json"  # written next to dataset_info.json: which WAV 
 
 
 class _LocalCorpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "First version.", "1.1.0": "Audio stored as raw int16 bytes."}
+    VERSION = tfds.core.Version("1.2.0")
+    RELEASE_NOTES = {"1.0.0": "First version.", "1.1.0": "Audio stored as raw int16 bytes.",
+                     "1.2.0": "A test_clean split: the test clips without room, noise or channel."}
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"{s} size") for s in SIZES]
     CORPUS = ""
 
@@ -76,7 +77,7 @@ class _LocalCorpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _split_generators(self, dl_manager):
         root = self.corpus_root(dl_manager)
-        return {split: self._generate_examples(root, split) for split in SPLITS}
+        return {split: self._generate_examples(root, split) for split in CORPUS_SPLITS}
 
     def _generate_examples(self, root: Path, split: str):
         for line in (root / f"{split}.tsv").read_text().splitlines():

@@ -3,7 +3,10 @@
 Files of any length, rate and channel count (mixed down, resampled to the run's rate). A file
 no longer than the run's window (``data.max_seconds``) is classified whole, zero-padded; a
 longer one window by window (a hop of half a window, :mod:`audiojax.windows`), and the window
-whose top class is the most probable is reported, with its start time.
+whose top class is the most probable is reported, with its start time. A run trained with
+``data.center = "energy"`` has each window moved to centre the speech it holds, as in training
+(:mod:`audiojax.data.placement`; the start is then negative when the window begins before the
+file).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def predict(run, files: list[str], top_k: int = 3) -> list[Prediction | str]:
     import numpy as np  # noqa: PLC0415
 
     from audiojax import audio, windows  # noqa: PLC0415
+    from audiojax.data import placement  # noqa: PLC0415
 
     rate = run.config.data.sample_rate
     window = int(round(run.config.data.max_seconds * rate))
@@ -68,7 +72,13 @@ def predict(run, files: list[str], top_k: int = 3) -> list[Prediction | str]:
                   f"({len(y) / rate:.4f} s), "
                   f"padded with silence to the model's {window / rate:g} s window", file=sys.stderr)
         offsets = windows.window_offsets(len(y), window, max(1, window // 2))
-        chunks, lengths = windows.cut(y, offsets, window)
+        if run.config.data.center == "energy":
+            offsets = np.array([start + placement.centred_offset(y[start:start + window], rate, window)
+                                for start in offsets])
+            chunks = np.stack([placement.place(y, start, window) for start in offsets])
+            lengths = np.minimum(len(y) - offsets, window).astype(np.int32)
+        else:
+            chunks, lengths = windows.cut(y, offsets, window)
         probs = []
         for start in range(0, len(offsets), MAX_BATCH):
             batch = {"audio": chunks[start:start + MAX_BATCH], "length": lengths[start:start + MAX_BATCH]}

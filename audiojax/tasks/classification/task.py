@@ -26,6 +26,8 @@ class Classification(Task):
     rows with ``mask == False`` (padding, skipped bad examples) count for nothing."""
 
     provides = ("num_classes",)
+    # Test-time centring is an ablation of a run trained without it (and back).
+    inference_keys = Task.inference_keys + ("data.center",)
 
     @classmethod
     def config_defaults(cls) -> ml_collections.ConfigDict:
