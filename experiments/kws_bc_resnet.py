@@ -19,19 +19,18 @@ def get_config(variant=None):
     c.model.width = 3.0                  # BC-ResNet-3: 54k parameters
     c.optimizer = "adamw"
     c.weight_decay = 1e-3
-    c.learning_rate = 3e-3
+    c.learning_rate = 5e-3
     c.schedule = "cosine"
-    c.warmup_steps = 300
+    c.warmup_steps = 50
     c.num_epochs = 16.0
     c.label_smoothing = 0.1
-    # Against unseen voices and channels, as the log-mel CNN's recipe: speed perturbation,
-    # level, a small shift around the centred word, noise, SpecAugment.
+    c.model.dropout = 0.0
+    # Speed perturbation (vocal-tract length and pitch), level, a small shift around the
+    # centred word. The log-mel CNN's noise and SpecAugment on top cost this small model 14
+    # points of held-out accuracy in 600 steps (experiments/README.md).
     c.augment.speed = (0.88, 1.12)
     c.augment.gain_db = 6.0
     c.augment.max_shift_seconds = 0.05
-    c.augment.noise_prob = 0.3
-    c.model.time_masks, c.model.time_mask_width = 2, 12
-    c.model.freq_masks, c.model.freq_mask_width = 2, 6
     if variant == "tiny":
         c.model.width = 1.0
     elif variant == "small":

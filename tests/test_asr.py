@@ -292,7 +292,8 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
         assert m["cer"] == pytest.approx(_error_rate([r for r, _ in mine], [h for _, h in mine]))
     assert sum(m["count"] for m in metrics["per_speaker"].values()) == 12
     # Per recording condition: each utterance in the bin its clips.jsonl record gives it.
-    condition_of = {c["label"]: clip_conditions(c) for c in read_clips(tiny_sentences.path)}
+    condition_of = {c["label"]: clip_conditions(c) for c in read_clips(tiny_sentences.path)
+                    if c["split"] == "test"}
     assert set(metrics["per_condition"]) == set(CONDITIONS)
     for name, bins in metrics["per_condition"].items():
         assert sum(m["count"] for m in bins.values()) == 12

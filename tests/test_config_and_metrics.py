@@ -46,10 +46,31 @@ def test_summarize_matches_sklearn():
     confusion = np.zeros((6, 6))
     np.add.at(confusion, (truth, pred), 1)
     task = Classification(base_config(), labels)
-    got = task.summarize({"loss": 30.0, "count": 300.0, "confusion": confusion})
+    hits = [truth[:100] == pred[:100], truth[100:] == pred[100:]]  # two batches' rows
+    got = task.summarize({"loss": 30.0, "count": 300.0, "confusion": confusion, "hits": hits})
     assert got["accuracy"] == pytest.approx(accuracy_score(truth, pred))
+    low, high = got["accuracy_ci95"]
+    assert low < got["accuracy"] < high and high - low < 0.15
     assert got["macro_f1"] == pytest.approx(f1_score(truth, pred, average="macro", zero_division=0))
     assert got["confusion_matrix"] == confusion_matrix(truth, pred, labels=range(6)).tolist()
     assert got["loss"] == pytest.approx(0.1)
     per_class = {f"c{k}": float(np.mean(pred[truth == k] == k)) for k in range(5)}
     assert got["per_class_accuracy"] == pytest.approx(per_class)
+
+
+def test_bootstrap_interval_of_an_accuracy_is_the_binomial_one():
+    from audiojax.tasks.base import bootstrap_interval
+
+    rng = np.random.default_rng(0)
+    for n, p in ((735, 0.76), (200, 0.5), (2000, 0.95)):
+        hits = rng.random(n) < p
+        acc = hits.mean()
+        low, high = bootstrap_interval(hits)
+        # The normal approximation of the binomial: acc -+ 1.96 sqrt(acc (1 - acc) / n).
+        half = 1.96 * np.sqrt(acc * (1 - acc) / n)
+        assert low < acc < high
+        assert low == pytest.approx(acc - half, abs=0.25 * half)
+        assert high == pytest.approx(acc + half, abs=0.25 * half)
+        assert bootstrap_interval(hits) == (low, high)  # seeded
+    assert bootstrap_interval(np.ones(50)) == (1.0, 1.0)
+    assert all(np.isnan(bootstrap_interval(np.zeros(0))))

@@ -20,10 +20,13 @@ from audiojax.config import load_config
 ROOT = Path(__file__).resolve().parents[1]
 # Classification experiments (the ASR ones run end to end in tests/test_asr.py).
 EXPERIMENTS = sorted(p.name for p in (ROOT / "experiments").glob("kws_*.py"))
+# Its compilations alone take three minutes on 2 cores: in the slow suite only.
+SLOW_EXPERIMENTS = {"kws_bc_resnet.py"}
 KILL_TIMEOUT = 300  # seconds a tiny run may take before the test gives up
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", [
+    pytest.param(e, marks=pytest.mark.slow) if e in SLOW_EXPERIMENTS else e for e in EXPERIMENTS])
 def test_tiny_variant_end_to_end(experiment, tiny_commands, tiny_data_dir, tmp_path):
     from audiojax.evaluate import evaluate
     from audiojax.runs import restore

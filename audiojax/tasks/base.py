@@ -167,3 +167,17 @@ def per_group_rows(groups: list[str], score) -> dict:
     for i, group in enumerate(groups):
         members.setdefault(group, []).append(i)
     return {g: {**score(idx), "count": len(idx)} for g, idx in sorted(members.items())}
+
+
+def bootstrap_interval(values: np.ndarray, resamples: int = 2000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """The percentile bootstrap interval of the mean of per-example ``values (n,)`` (hits for
+    an accuracy, 0/1 or fractional): ``resamples`` draws of n examples with replacement, seeded,
+    and the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of their means."""
+    values = np.asarray(values, np.float64).reshape(-1)
+    if values.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, (resamples, values.size))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)

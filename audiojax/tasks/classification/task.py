@@ -18,7 +18,7 @@ import optax
 from audiojax import plots
 from audiojax.masking import masked_mean
 from audiojax.tasks.augment import augment_batch, augment_defaults
-from audiojax.tasks.base import Task, per_group_rows
+from audiojax.tasks.base import Task, bootstrap_interval, per_group_rows
 
 
 class Classification(Task):
@@ -104,8 +104,9 @@ class Classification(Task):
                              f"{' ...' if len(self.labels) > 10 else ''})")
 
     def headline(self, metrics: dict) -> str:
-        return (f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, "
-                f"loss {metrics['loss']:.4f}")
+        low, high = metrics.get("accuracy_ci95", (float("nan"),) * 2)
+        return (f"accuracy {metrics['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), macro F1 "
+                f"{metrics['macro_f1']:.4f}, loss {metrics['loss']:.4f}")
 
     def write_plots(self, output: Path, metrics: dict, title: str) -> list[Path]:
         """The confusion matrix as a PNG beside the metrics file ``output``."""
@@ -115,7 +116,8 @@ class Classification(Task):
         return [png]
 
     def summarize(self, collected: dict) -> dict:
-        """Loss, accuracy, per-class accuracy, macro F1 and the confusion matrix (rows: truth)."""
+        """Loss, accuracy with its 95% bootstrap interval over clips, per-class accuracy, macro
+        F1 and the confusion matrix (rows: truth)."""
         confusion = np.asarray(collected["confusion"], np.float64)
         count = float(collected["count"])
         true_per_class = confusion.sum(1)
@@ -131,6 +133,7 @@ class Classification(Task):
         return {
             "loss": float(collected["loss"]) / max(count, 1.0),
             "accuracy": float(hits.sum()) / max(count, 1.0),
+            "accuracy_ci95": list(bootstrap_interval(np.concatenate(collected["hits"]))),
             "macro_f1": float(np.mean(f1[occurs])) if occurs.any() else float("nan"),
             "count": int(round(count)),
             "per_class_accuracy": {label: float(r) for label, r, n in
