@@ -2,9 +2,10 @@
 update, with and without audiojax's bookkeeping (gradient, parameter and update norms, the
 learning rate, the finiteness checks of loss, gradients, parameters and optimizer state, the
 guard that keeps the old state on a non-finite step; optionally the parameter average and
-gradient accumulation). Both compiled, run in turn (interleaved), medians and their ratio.
+gradient accumulation). Both compiled (compile times and their ratio), run in turn
+(interleaved), medians and their ratio.
 
-    python benchmarks/step_overhead.py [--model waveform_cnn|logmel_cnn|gru_classifier]
+    python benchmarks/step_overhead.py [--model waveform_cnn|logmel_cnn|gru_classifier|bc_resnet]
         [--batch 64] [--repeats 15] [--ema 0.999] [--accumulate 2]
 """
 
@@ -74,8 +75,15 @@ def main() -> None:
                                       ema=args.ema > 0 and name == "audiojax step")
               for name in steps}
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for name, fn in steps.items():  # compile and warm up
-        states[name] = jax.block_until_ready(fn(states[name], batch))
+    compile_s = {}
+    for name, fn in list(steps.items()):
+        start = time.perf_counter()
+        steps[name] = fn.lower(states[name], batch).compile()
+        compile_s[name] = time.perf_counter() - start
+        states[name] = jax.block_until_ready(steps[name](states[name], batch))  # warm up
+    for name, t in compile_s.items():
+        print(f"{name:16s} compile {t:8.1f} s")
+    print(f"compile ratio audiojax/bare: {compile_s['audiojax step'] / compile_s['bare optax step']:.3f}x")
     for _ in range(args.repeats):
         for name, fn in steps.items():
             start = time.perf_counter()

@@ -15,6 +15,13 @@ def all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves])) if leaves else jnp.bool_(True)
 
 
+def float_norm(tree) -> jax.Array:
+    """The global L2 norm of ``tree``'s floating-point entries (integer leaves, such as an
+    optimizer's step count, left out: their squares overflow)."""
+    return optax.tree.norm([x for x in jax.tree.leaves(tree)
+                            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)])
+
+
 def make_train_step(task, tx: optax.GradientTransformation, schedule: optax.Schedule,
                     accumulate: int = 1, ema_decay: float = 0.0):
     """``step(state, batch, axis_name) -> (state, metrics)``; see ``parallel.DataParallel``.
@@ -71,8 +78,10 @@ def make_train_step(task, tx: optax.GradientTransformation, schedule: optax.Sche
                             opt_state=opt_state, rng=rng, ema_params=ema)
         norms = {"grad_norm": optax.tree.norm(grads), "param_norm": optax.tree.norm(params),
                  "update_norm": optax.tree.norm(updates)}
+        # A norm is finite iff every entry is (overflow needs entries near 1e19: diverged anyway).
+        # Testing each leaf instead made XLA compile BC-ResNet's step 4x slower (111 s vs 27 s).
         finite = (jnp.isfinite(metrics["loss"]) & jnp.isfinite(norms["grad_norm"])
-                  & all_finite(params) & all_finite(opt_state))
+                  & jnp.isfinite(norms["param_norm"]) & jnp.isfinite(float_norm(opt_state)))
         new = jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, state)
         return new, {**metrics, **norms, "learning_rate": jnp.asarray(schedule(state.step)),
                      "finite": finite.astype(jnp.int32)}
