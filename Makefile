@@ -1,6 +1,7 @@
 # Quick start: `make main` runs the main job, `make test` runs the test suite.
-# The main job: build the small `commands` corpus from speech synthesizers, train the article's
-# raw-waveform classifier on it, evaluate the best checkpoint on held-out voices.
+# The main job: build the small `commands` corpus from speech synthesizers, train the compact
+# log-mel CNN on it (experiments/kws_compact_cnn.py), evaluate the best checkpoint on held-out
+# voices, clean and harsh, and classify a few of their clips.
 # Both set up what they need first: Debian/Ubuntu packages (TTS engines, sox) and a
 # virtual environment in .venv with audiojax installed in editable mode.
 
@@ -24,12 +25,19 @@ PYTEST_ARGS ?= -n 2 -m "not slow"
 
 .PHONY: main demo test setup system-packages voices bench clean
 
-MAIN_RUN := runs/kws_seed_cnn_small
+MAIN_RUN := runs/kws_compact_cnn_small
+MAIN_CORPUS := $${AUDIOJAX_DATA:-$$HOME/.cache/audiojax}/commands_small
 
 main: setup voices
 	$(BIN)/audiojax data build commands --size small
-	$(BIN)/audiojax train --config experiments/kws_seed_cnn.py:small --workdir $(MAIN_RUN)
+	$(BIN)/audiojax train --config experiments/kws_compact_cnn.py:small --workdir $(MAIN_RUN)
+	$(BIN)/audiojax evaluate --workdir $(MAIN_RUN) --checkpoint best --split test_clean
 	$(BIN)/audiojax evaluate --workdir $(MAIN_RUN) --checkpoint best --split test
+	$(BIN)/audiojax data sample $(MAIN_CORPUS) --split test_clean --count 6 --seed 1 \
+	  --output $(MAIN_RUN)/examples.tsv
+	cut -f1 $(MAIN_RUN)/examples.tsv | xargs $(BIN)/audiojax predict --workdir $(MAIN_RUN)
+	@echo "The article's raw-waveform classifier on the same corpus (experiments/README.md):"
+	@echo "  $(BIN)/audiojax train --config experiments/kws_seed_cnn.py:small --workdir runs/kws_seed_cnn_small"
 
 demo: setup
 	$(BIN)/audiojax demo --out out/demo

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from audiojax.data import CORPUS_SPLITS
+
 
 def _demo(args: argparse.Namespace) -> int:
     from audiojax import demo
@@ -20,6 +22,14 @@ def _data_build(args: argparse.Namespace) -> int:
 
     summary = corpora.build(args.name, data_dir=args.data_dir, size=args.size, seed=args.seed)
     print(summary)
+    return 0
+
+
+def _data_import(args: argparse.Namespace) -> int:
+    from audiojax.data.importers import IMPORTERS
+
+    out, counts = IMPORTERS[args.name](args.folder, args.output)
+    print(f"wrote {out}: " + ", ".join(f"{k} {v} clips" for k, v in counts.items()))
     return 0
 
 
@@ -102,7 +112,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from audiojax.evaluate import condition_table, evaluate, evaluate_folder, speaker_table
+    from audiojax.evaluate import (class_table, condition_table, evaluate, evaluate_folder,
+                                   speaker_table)
     from audiojax.runs import read_config
     from audiojax.tasks import all_options
     from audiojax.tasks.commands import overrides_from
@@ -110,8 +121,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     overrides = overrides_from(args, all_options())
     where = dict(split=args.split, manifest=args.manifest, evaluator=args.evaluator)
     if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
-        if args.output:
-            raise ValueError("--output: not with a sweep folder (each run writes its own)")
+        for given, flag in ((args.output, "--output"), (args.ensemble, "--ensemble"),
+                            (args.last_checkpoints, "--last-checkpoints")):
+            if given:
+                raise ValueError(f"{flag}: not with a sweep folder (each of its runs is evaluated "
+                                 f"alone and writes its own results)")
         done, skipped = evaluate_folder(args.workdir, checkpoint=args.checkpoint,
                                         overrides=overrides, **where)
         for metrics in done:
@@ -121,8 +135,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"then: audiojax report {args.workdir}")
         return 0
     metrics = evaluate(args.workdir, checkpoint=args.checkpoint, output=args.output,
-                       overrides=overrides, **where)
+                       overrides=overrides, ensemble=args.ensemble,
+                       last_checkpoints=args.last_checkpoints, **where)
     print(metrics["headline"])
+    if metrics.get("per_class_accuracy"):
+        print(class_table(metrics["per_class_accuracy"]))
     if metrics.get("per_speaker"):
         config = read_config(args.workdir)
         print(speaker_table(metrics["per_speaker"], config.best_metric.partition("/")[2],
@@ -174,8 +191,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from audiojax.data.importers import IMPORTERS
     from audiojax.tasks import all_commands, all_options
-    from audiojax.tasks.commands import add_options
+    from audiojax.tasks.commands import add_ensemble_arguments, add_options
 
     parser = argparse.ArgumentParser(prog="audiojax", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -203,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "ASR runs) per line")
     where.add_argument("--evaluator", default=None, help="one of the run's config.evals")
     p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
+    add_ensemble_arguments(p)
     add_options(p, all_options())
     p.set_defaults(func=_evaluate)
 
@@ -230,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_arguments(p)
         p.set_defaults(func=_task_command)
 
-    data = sub.add_parser("data", help="build, check, sample, cross and transcode corpora")
+    data = sub.add_parser("data", help="build, import, check, sample, cross and transcode corpora")
     data = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
     p.add_argument("name", choices=("commands", "sentences"))
@@ -240,6 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="large: sentences only, the full corpus with 4x the training clips")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_data_build)
+
+    p = data.add_parser("import", help="manifests for a public corpus on disk, in its official "
+                                       "layout (the clips stay where they are)")
+    p.add_argument("name", choices=sorted(IMPORTERS))
+    p.add_argument("folder", help="the extracted release, e.g. speech_commands_v0.02/ (WORD/"
+                                  "SPEAKER_nohash_N.wav, validation_list.txt, testing_list.txt)")
+    p.add_argument("--output", default=None,
+                   help="folder for train/validation/test.tsv and info.json (default: "
+                        "$AUDIOJAX_DATA/speech_commands, ~/.cache/audiojax/speech_commands)")
+    p.set_defaults(func=_data_import)
 
     p = data.add_parser("check", help="decode every line of a manifest and report each problem")
     p.add_argument("manifest", help="TSV file: path<TAB>label[<TAB>speaker] per line")
@@ -265,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("sample", help="a manifest of clips drawn at random from one split and "
                                        "noise condition of a built corpus")
     p.add_argument("corpus", help="a built corpus folder, e.g. ~/.cache/audiojax/sentences")
-    p.add_argument("--split", default="validation", choices=("train", "validation", "test"))
+    p.add_argument("--split", default="validation", choices=CORPUS_SPLITS)
     p.add_argument("--count", type=int, required=True, help="clips to draw (without replacement)")
     p.add_argument("--noise", default=None, choices=("none", "colour", "babble", "babble+colour"),
                    help="only clips with this added noise (default: any)")

@@ -1,7 +1,9 @@
 """``audiojax evaluate``: a run's checkpoint scored by one evaluator, on a split of its corpus,
-on any manifest, or as one of its config's named evaluators; and every run of a folder.
+on any manifest, or as one of its config's named evaluators; and every run of a folder. An
+ensemble (``--ensemble RUN...``, ``--last-checkpoints K``) is scored as one model.
 
-Everything comes from the run's workdir: ``config.json``, ``labels.json`` and a checkpoint
+Everything comes from the run's workdir: ``config.json``, ``labels.json``, ``corpus.json``
+(the corpus build it trained on: a split of another build is refused) and a checkpoint
 (``best``, ``latest`` or a step).
 """
 
@@ -15,8 +17,10 @@ from typing import Sequence
 
 from audiojax import evaluators
 from audiojax.data.corpora import CONDITIONS
+from audiojax.data.splits import is_split
 from audiojax.files import FileLock, atomic_write_text
-from audiojax.runs import restore
+from audiojax.runs import restore_ensemble
+from audiojax.train import corpus_record
 from audiojax.train.checkpoint import Checkpoints
 from audiojax.train.parallel import DataParallel
 
@@ -24,7 +28,8 @@ from audiojax.train.parallel import DataParallel
 def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | None = None,
              manifest: str | Path | None = None, evaluator: str | None = None,
              output: str | Path | None = None, batch_size: int | None = None,
-             overrides: Sequence[str] = ()) -> dict:
+             overrides: Sequence[str] = (), ensemble: Sequence[str | Path] = (),
+             last_checkpoints: int = 0) -> dict:
     """Metrics of a run's checkpoint on a split of its corpus (default ``test``), a manifest
     (the task's columns: ``path<TAB>label`` for clip tasks), or ``evaluator``, one of the run's
     ``config.evals``.
@@ -33,15 +38,22 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     different data or settings never overwrite each other) and the task's plots beside it,
     atomically and under a lock of its own (a live training run may be evaluated);
     ``overrides`` (``KEY=VALUE``) change what the task allows at inference (decoding options,
-    ...) and are recorded; returns the metrics, with ``files`` listing what was written and
-    ``headline`` a one-line summary. Metrics per speaker come with
+    shift averaging, ...) and are recorded; returns the metrics, with ``files`` listing what
+    was written and ``headline`` a one-line summary. Metrics per speaker come with
     sources that name speakers, and per recording condition (``per_condition``: room, noise,
-    channel) with clips of a corpus built here.
+    channel) with clips of a corpus built here. A split of the run's local corpus is refused
+    when the corpus was rebuilt since the run recorded it (:mod:`audiojax.train.corpus_record`).
+
+    With ``ensemble`` (more workdirs) or ``last_checkpoints`` (K), the members of
+    :func:`~audiojax.runs.restore_ensemble` are scored as one model
+    (:meth:`~audiojax.tasks.base.Task.ensemble_step`: classification averages their class
+    probabilities) on ``workdir``'s data; the metrics list them under ``ensemble``.
     """
     given = [x for x in (split, manifest, evaluator) if x is not None]
     if len(given) > 1:
         raise ValueError("--split, --manifest, --evaluator: give one")
-    run = restore(workdir, checkpoint, overrides)
+    runs = restore_ensemble(workdir, checkpoint, overrides, ensemble, last_checkpoints)
+    run = runs[0]
     if evaluator is not None:
         if evaluator not in run.config.evals:
             raise ValueError(f"--evaluator {evaluator}: not one of the run's evaluators "
@@ -54,42 +66,69 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
         spec, name = evaluators.evaluator(split or "test", every_steps=0), split or "test"
     if batch_size:
         spec = {**spec.to_dict(), "batch_size": batch_size}
+    if is_split(spec["data"]):
+        corpus_record.check(run.config, run.workdir)
     parallel = DataParallel(run.config.parallel)
+    if len(runs) == 1:
+        step, variables = run.task.eval_step, run.variables
+    else:
+        step = run.task.ensemble_step([r.task for r in runs])
+        variables = tuple(r.variables for r in runs)
     scorer = evaluators.make(name, spec, run.config, run.task, parallel,
-                             parallel.compile_eval_step(run.task.eval_step))
-    metrics = scorer.run(parallel.put_state(run.state).variables)
+                             parallel.compile_eval_step(step))
+    metrics = scorer.run(parallel.put_state(variables))
+    who = (f"step {run.step}" if len(runs) == 1 else
+           f"steps {', '.join(str(r.step) for r in runs)} (an ensemble of {len(runs)} checkpoints)")
     if not math.isfinite(metrics["loss"]):
         raise FloatingPointError(f"{run.workdir / 'checkpoints' / str(run.step)}: its loss on "
-                                 f"{scorer.data} is {metrics['loss']} (a diverged checkpoint)")
+                                 f"{scorer.data} is {metrics['loss']} (a diverged checkpoint"
+                                 f"{' in the ensemble' if len(runs) > 1 else ''})")
     metrics = {"workdir": str(run.workdir), "checkpoint_step": run.step, "data": scorer.data,
                "overrides": list(overrides), **metrics}
-    output = Path(output) if output else result_path(run.workdir, name, metrics["data"], overrides)
+    if len(runs) > 1:
+        metrics["ensemble"] = [{"workdir": str(r.workdir.resolve()), "checkpoint_step": r.step}
+                               for r in runs]
+    output = Path(output) if output else result_path(run.workdir, name, metrics["data"], overrides,
+                                                     ensemble, last_checkpoints)
     output.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(output.with_name(f".{output.name}.lock"), what=f"an evaluation writing {output.name}"):
         atomic_write_text(output, json.dumps(metrics, indent=1) + "\n")
-        plotted = run.task.write_plots(output, metrics,
-                                       title=f"{run.workdir.name} step {run.step} on {name}")
+        plotted = run.task.write_plots(output, metrics, title=f"{run.workdir.name} {who} on {name}")
     metrics["files"] = [str(output), *map(str, plotted)]
-    metrics["headline"] = (f"{metrics['data']} at step {run.step}: {run.task.headline(metrics)} "
+    metrics["headline"] = (f"{metrics['data']} at {who}: {run.task.headline(metrics)} "
                            f"over {metrics['count']} clips")
     return metrics
 
 
-def result_path(workdir: Path, name: str, data: str, overrides: Sequence[str]) -> Path:
-    """``WORKDIR/eval_NAME[+KEY=VALUE...].json``: NAME is the split, ``manifest-STEM`` or the
-    evaluator, the suffix the overrides. A file of that name holding results of other data (a
-    manifest of the same stem elsewhere) is never overwritten: ValueError, asking for
-    ``--output``."""
+def result_path(workdir: Path, name: str, data: str, overrides: Sequence[str],
+                ensemble: Sequence[str | Path] = (), last_checkpoints: int = 0) -> Path:
+    """``WORKDIR/eval_NAME[+ensemble=RUN,...][+last_checkpoints=K][+KEY=VALUE...].json``: NAME
+    is the split, ``manifest-STEM`` or the evaluator, then an ensemble's other runs (by folder
+    name) and checkpoints per run, then the overrides. A file of that name holding results of
+    other data (a manifest of the same stem elsewhere) or of another ensemble (runs of the same
+    folder names elsewhere) is never overwritten: ValueError, asking for ``--output``."""
     settings = "".join(f"+{item.removeprefix('--config.')}" for item in overrides)
+    if last_checkpoints:
+        settings = f"+last_checkpoints={last_checkpoints}{settings}"
+    if ensemble:
+        settings = f"+ensemble={','.join(Path(w).name for w in ensemble)}{settings}"
     path = workdir / (re.sub(r"[^A-Za-z0-9._=+,-]+", "-", f"eval_{name}{settings}") + ".json")
     if path.is_file():
         try:
-            held = json.loads(path.read_text()).get("data")
-        except ValueError:
-            held = None
-        if held != data:
-            raise ValueError(f"{path} holds the results of {held or 'something else'}, not of "
-                             f"{data}; give --output to write these elsewhere")
+            held = json.loads(path.read_text())
+            held_data = held.get("data")
+            held_runs = sorted({m["workdir"] for m in held.get("ensemble", ())})
+        except (ValueError, AttributeError, KeyError, TypeError):
+            held_data, held_runs = None, None
+        runs = (sorted({str(Path(w).resolve()) for w in (workdir, *ensemble)})
+                if ensemble or last_checkpoints else [])
+        if held_data != data or held_runs != runs:
+            what = held_data or "something else"
+            if held_runs:
+                what += f" by an ensemble of {', '.join(held_runs)}"
+            raise ValueError(f"{path} holds the results of {what}, not of {data}"
+                             f"{' by an ensemble of ' + ', '.join(runs) if runs else ''}; give "
+                             f"--output to write these elsewhere")
     return path
 
 
@@ -109,6 +148,16 @@ def speaker_table(per_speaker: dict, metric: str, mode: str) -> str:
     for speaker, m in sorted(per_speaker.items(), key=badness, reverse=True):
         lines.append(f"  {speaker:{width}s}  {_values(m)}")
     return "\n".join(lines)
+
+
+def class_table(per_class: dict[str, float], columns: int = 4) -> str:
+    """Per-class accuracy as aligned columns, worst class first."""
+    items = sorted(per_class.items(), key=lambda kv: (kv[1], kv[0]))
+    width = max(len(k) for k in per_class)
+    cells = [f"{k:{width}s} {v:6.1%}" for k, v in items]
+    rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
+    return "\n".join([f"per class (worst first), {len(items)} classes:"]
+                     + ["  " + "   ".join(r) for r in rows])
 
 
 def condition_table(per_condition: dict) -> str:

@@ -88,10 +88,59 @@ def restore(workdir: str | Path, checkpoint: str | int = "best",
     return TrainedRun(workdir, config, labels, task, state, step)
 
 
+def restore_ensemble(workdir: str | Path, checkpoint: str | int = "best",
+                     overrides: Sequence[str] = (), ensemble: Sequence[str | Path] = (),
+                     last_checkpoints: int = 0) -> list[TrainedRun]:
+    """The members of an ensemble, ``workdir``'s run first: it and each run of ``ensemble``
+    (workdirs) at ``checkpoint``, or at each of their ``last_checkpoints`` newest checkpoints
+    (newest first), all with the inference ``overrides``. A member of another task, with other
+    labels or another sample rate than ``workdir``'s run is refused (ValueError naming it);
+    they are all fed ``workdir``'s data settings (window, centring)."""
+    if last_checkpoints < 0:
+        raise ValueError(f"--last-checkpoints {last_checkpoints}: must not be negative")
+    members = []
+    for folder in [workdir, *ensemble]:
+        if not last_checkpoints:
+            members.append(restore(folder, checkpoint, overrides))
+            continue
+        checkpoints = Checkpoints(Path(folder) / "checkpoints", read_only=True)
+        try:
+            steps = sorted(checkpoints.manager.all_steps(), reverse=True)
+        finally:
+            checkpoints.close()
+        if len(steps) < last_checkpoints:
+            held = ", ".join(map(str, sorted(steps))) or "none"
+            raise ValueError(f"--last-checkpoints {last_checkpoints}: "
+                             f"{Path(folder) / 'checkpoints'} holds {len(steps)} ({held})")
+        members += [restore(folder, step, overrides) for step in steps[:last_checkpoints]]
+    for member in members[1:]:
+        problem = _unlike(members[0], member)
+        if problem:
+            raise ValueError(f"--ensemble {member.workdir}: {problem} (the runs of an ensemble "
+                             f"share task, labels and sample rate)")
+    return members
+
+
+def _unlike(first: TrainedRun, member: TrainedRun) -> str | None:
+    """How ``member`` differs from ``first`` in what an ensemble's runs share, or None."""
+    if member.config.task != first.config.task:
+        return f"a {member.config.task} run, {first.workdir} a {first.config.task} run"
+    if member.labels != first.labels:
+        at = next((i for i, (a, b) in enumerate(zip(first.labels, member.labels)) if a != b), None)
+        return (f"its labels.json differs from {first.workdir}'s ("
+                + (f"label {at}: {member.labels[at]!r}, not {first.labels[at]!r})" if at is not None
+                   else f"{len(member.labels)} labels, not {len(first.labels)})"))
+    if member.config.data.sample_rate != first.config.data.sample_rate:
+        return (f"its data.sample_rate is {member.config.data.sample_rate}, "
+                f"{first.workdir}'s {first.config.data.sample_rate}")
+    return None
+
+
 class _Opener:
     """The :class:`~audiojax.tasks.commands.RunOpener` given to task commands."""
 
     restore = staticmethod(restore)
+    ensemble = staticmethod(restore_ensemble)
     config = staticmethod(read_config)
 
 

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from audiojax.data import CORPUS_SPLITS, SPLITS, corpus_dir
 from audiojax.data.corpora import WORDS, build, acoustics, sentences, voices
-from audiojax.data.corpora.builder import assign_splits
+from audiojax.data.corpora.builder import SPLIT_TABLE, assign_splits, split_table
 
 
 def read_manifest(root: Path, split: str) -> list[tuple[str, str, str]]:
@@ -78,6 +78,32 @@ def test_the_clean_test_split_is_the_test_clips_without_room_noise_or_channel(ti
             harsh = sf.read(str(root / rel), dtype="float64")[0]
             assert not np.allclose(harsh, y, atol=1e-3)
     assert harsh_rooms > 0  # the test split itself is not clean
+
+
+def test_each_training_clip_is_recorded_several_times_and_some_stay_dry(tiny_commands):
+    """Training: ``renders`` recordings of one synthesis, each its own speed, tempo, placement
+    and acoustics; only training recordings are left dry by the dry draw."""
+    from audiojax.data.corpora.builder import SIZES as SPECS
+
+    renders = SPECS["commands"]["tiny"].renders
+    assert renders >= 2
+    records = clip_records(tiny_commands.path)
+    by_index: dict[int, list[dict]] = {}
+    for r in records:
+        if r["split"] == "train":
+            by_index.setdefault(r["index"], []).append(r)
+    assert by_index and all(sorted(x["render"] for x in rs) == list(range(renders))
+                            for rs in by_index.values())
+    for rs in by_index.values():
+        assert len({(x["synth"]["rate"], x["synth"]["pitch"]) for x in rs}) == 1   # one synthesis
+        assert len({(x["synth"]["speed"], x["synth"]["tempo"]) for x in rs}) == renders
+        audio = [sf.read(str(tiny_commands.path / x["path"]))[0] for x in rs]
+        assert not np.allclose(audio[0], audio[1], atol=1e-3)
+    dry = lambda r: set(r["aug"]) == {"peak_dbfs"}
+    train = [r for r in records if r["split"] == "train"]
+    assert 0 < sum(map(dry, train)) < len(train)
+    assert not any(dry(r) for r in records if r["split"] in ("validation", "test"))
+    assert all(r["render"] == 0 for r in records if r["split"] != "train")
 
 
 def test_commands_clips_are_one_second_audible_and_unclipped(tiny_commands):
@@ -163,26 +189,38 @@ def full_voice_set() -> list:
 
 
 def test_assign_splits_on_a_full_voice_set():
-    """With every engine installed: pico is test-only, groups never straddle splits."""
+    """Every engine installed: pico is test-only, groups never straddle splits, and every group
+    the engines can produce has its row in the checked-in table."""
     vs = full_voice_set()
-    for seed in range(5):
-        splits, held = assign_splits(vs, seed)
-        assert held == "pico"
-        assert sum(len(v) for v in splits.values()) == len(vs)
-        g = {s: {v.group for v in splits[s]} for s in SPLITS}
-        assert not g["train"] & g["test"] and not g["train"] & g["validation"] \
-            and not g["validation"] & g["test"]
-        assert all(v.engine != "pico" for v in splits["train"] + splits["validation"])
-        assert len(splits["train"]) >= 30
-        assert len({v.engine for v in splits["train"]}) >= 4
-    # The same seed gives the same assignment.
-    assert assign_splits(vs, 3) == assign_splits(vs, 3)
+    splits, held = assign_splits(vs)
+    assert held == "pico"
+    assert sum(len(v) for v in splits.values()) == len(vs)
+    g = {s: {v.group for v in splits[s]} for s in SPLITS}
+    assert not g["train"] & g["test"] and not g["train"] & g["validation"] \
+        and not g["validation"] & g["test"]
+    assert all(v.engine != "pico" for v in splits["train"] + splits["validation"])
+    assert len(splits["train"]) >= 30
+    assert len({v.engine for v in splits["train"]}) >= 4
+    assert len({v.engine for v in splits["validation"]}) >= 3   # model selection on several engines
+    assert set(split_table()) == {v.group for v in vs}          # no row for a voice that cannot exist
+    table_rows = [l for l in SPLIT_TABLE.read_text().splitlines() if l and not l.startswith("#")]
+    for row in table_rows:                                      # its voices column names them
+        group, split, names = row.split("\t")
+        listed = {tuple(n.split()) for n in names.split(", ")}
+        assert listed == {(v.engine, v.name) for v in vs if v.group == group and not v.variant}, row
+
+
+def test_a_voice_group_without_a_row_is_refused():
+    stranger = voices.Voice("espeak", "en-au", "espeak-en-au")
+    with pytest.raises(ValueError, match=r"voice groups espeak-en-au have no split in .*voice_splits"
+                                         r"\.tsv: add a row for each"):
+        assign_splits(full_voice_set() + [stranger])
 
 
 def test_large_sentences_has_four_times_the_training_recordings():
     from audiojax.data.corpora.builder import SIZES as SPECS, plan
 
-    splits, _ = assign_splits(full_voice_set(), 0)
+    splits, _ = assign_splits(full_voice_set())
     full, large = (plan("sentences", SPECS["sentences"][s], splits, 0, s)
                    for s in ("full", "large"))
     count = lambda clips, split: sum(c.split == split for c in clips)

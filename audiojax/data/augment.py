@@ -27,7 +27,7 @@ def example_index(batch_size_here: int, axis_name: str | None) -> jax.Array:
     return offset + jnp.arange(batch_size_here)
 
 __all__ = ["augment_waveforms", "change_speed", "example_index", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
-           "spec_augment_masks", "spec_augment_per_example", "snr_db"]
+           "spec_augment_masks", "spec_augment_per_example", "snr_db", "time_shift"]
 
 
 
@@ -43,14 +43,21 @@ def random_gain(key: jax.Array, x: jax.Array, min_db: float, max_db: float) -> j
 
 def random_time_shift(key: jax.Array, x: jax.Array, lengths: jax.Array, max_shift: int) -> jax.Array:
     """Shifts each example in time by ``s`` samples, uniform in ``[-max_shift, max_shift]``,
-    within its true length: ``out[t] = x[t - s]`` for ``0 <= t, t - s < length``, else 0.
+    within its true length (:func:`time_shift`). ``x``: ``(batch, samples)``."""
+    shift = jax.random.randint(key, (x.shape[0],), -max_shift, max_shift + 1)
+    return time_shift(x, lengths, shift)
+
+
+def time_shift(x: jax.Array, lengths: jax.Array, shift: jax.Array) -> jax.Array:
+    """Each example of ``x (batch, samples)`` delayed by ``shift (batch,)`` samples (advanced
+    when negative) within its true length: ``out[t] = x[t - s]`` for ``0 <= t, t - s < length``,
+    else 0.
 
     The length is unchanged: what is shifted past the end is dropped and the gap opened at the
-    other end is silence; padding beyond ``lengths`` stays zero. ``x``: ``(batch, samples)``.
+    other end is silence (nothing wraps around); padding beyond ``lengths`` stays zero.
     """
-    batch, size = x.shape
+    size = x.shape[1]
     lengths = jnp.asarray(lengths)
-    shift = jax.random.randint(key, (batch,), -max_shift, max_shift + 1)
     t = jnp.arange(size)[None, :]
     src = t - shift[:, None]
     valid = (src >= 0) & (src < lengths[:, None]) & (t < lengths[:, None])

@@ -345,21 +345,26 @@ class TfdsSource:
         index = int(index)
         ex = self._ds[index]
         origin = f"tfds:{self.name}/{self.split}[{index}]"
-        label = ""
-        if "label" in self.fields:
-            raw = _get_feature(ex, self.fields["label"])
-            if self._label_names is not None and not isinstance(raw, (str, bytes)):
-                label = self._label_names[int(raw)]
-            else:
-                label = _text(raw)
         return {
             "audio": np.asarray(_get_feature(ex, self.fields["audio"])),
             "sample_rate": self.sample_rate,
-            "label": label,
+            "label": self._label(ex),
             "speaker": _text(_get_feature(ex, self.fields["speaker"])) if "speaker" in self.fields else "",
             "id": _text(_get_feature(ex, self.fields["id"])) if "id" in self.fields else origin[5:],
             "origin": origin,
         }
+
+    def _label(self, example: Mapping[str, Any]) -> str:
+        if "label" not in self.fields:
+            return ""
+        raw = _get_feature(example, self.fields["label"])
+        if self._label_names is not None and not isinstance(raw, (str, bytes)):
+            return self._label_names[int(raw)]
+        return _text(raw)
+
+    def unique_labels(self) -> list[str]:
+        """Sorted distinct labels of the split (one pass over its examples)."""
+        return sorted({self._label(self._ds[i]) for i in range(len(self._ds))})
 
     def __reduce__(self):  # reopen in worker processes (hides GPUs from TF there too)
         name, split, data_dir, sample_rate, fields = self._args

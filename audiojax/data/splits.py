@@ -58,11 +58,13 @@ def is_split(data: str) -> bool:
 
 def open_split(config: ml_collections.ConfigDict, split: str,
                columns: Sequence[Column] = CLIP_COLUMNS):
-    """The source of ``split``; with ``data.on_bad='skip'``, malformed manifest lines are left
-    out and listed in ``source.malformed`` (reported by the trainer), else they raise. With
+    """The source of ``split`` (``train`` reads the source's ``data.train_split``); with
+    ``data.on_bad='skip'``, malformed manifest lines are left out and listed in
+    ``source.malformed`` (reported by the trainer), else they raise. With
     ``data.train_voices < 1`` the training split keeps that fraction of its voice groups
     (:func:`audiojax.data.corpora.voice_subset`): how accuracy grows with distinct voices."""
-    source = open_source(config.data.source, split, data_dir_of(config),
+    name = config.data.train_split if split == "train" else split
+    source = open_source(config.data.source, name, data_dir_of(config),
                          sample_rate=config.data.sample_rate,
                          skip_malformed=config.data.on_bad == "skip", columns=columns)
     fraction = config.data.train_voices

@@ -119,6 +119,13 @@ class Task(abc.ABC):
     def check_source(self, source, where: str) -> None:
         """Refuses a source it cannot score (e.g. labels the model lacks), naming ``where``."""
 
+    def ensemble_step(self, members: list["Task"]):
+        """An :meth:`eval_step` ``(variables, batch, axis_name)`` scoring ``members`` (this task
+        first, then tasks of runs of the same task and labels) as one model, ``variables`` a
+        tuple of theirs (``audiojax evaluate --ensemble``). Default: refused, by task."""
+        raise ValueError(f"--ensemble: a {self.config.task} run has no ensembles (only tasks "
+                         f"whose outputs average, as classification's probabilities, have)")
+
     def headline(self, metrics: dict) -> str:
         return f"loss {metrics['loss']:.4f}"
 

@@ -73,6 +73,13 @@ class RunOpener(Protocol):
     def restore(self, workdir: str | Path, checkpoint: str | int = "best",
                 overrides: Sequence[str] = ()) -> TrainedRun: ...
 
+    def ensemble(self, workdir: str | Path, checkpoint: str | int = "best",
+                 overrides: Sequence[str] = (), ensemble: Sequence[str | Path] = (),
+                 last_checkpoints: int = 0) -> list[TrainedRun]:
+        """``workdir``'s run and further runs or checkpoints of the same task and labels
+        (:func:`audiojax.runs.restore_ensemble`)."""
+        ...
+
     def config(self, workdir: str | Path) -> Any: ...
 
 
@@ -81,6 +88,16 @@ def add_run_arguments(parser: argparse.ArgumentParser, options: Sequence[Option]
     parser.add_argument("--workdir", required=True, help="the run's workdir")
     parser.add_argument("--checkpoint", default="best", help="best, latest or a step (default: best)")
     add_options(parser, options)
+
+
+def add_ensemble_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ensemble RUN...`` and ``--last-checkpoints K`` (:meth:`RunOpener.ensemble`)."""
+    parser.add_argument("--ensemble", nargs="+", action="extend", default=[], metavar="RUN",
+                        help="more runs (workdirs) of the same task and labels, at the same "
+                             "--checkpoint: their class probabilities are averaged with the run's")
+    parser.add_argument("--last-checkpoints", type=int, default=0, metavar="K",
+                        help="average the K newest checkpoints of each run instead of "
+                             "--checkpoint's one")
 
 
 def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:

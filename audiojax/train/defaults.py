@@ -33,6 +33,8 @@ def trainer_config() -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.source = "commands"       # local corpus NAME[/SIZE], a .tsv manifest, tfds:NAME, python:...
     c.data.data_dir = ""             # "" -> $AUDIOJAX_DATA or ~/.cache/audiojax
+    c.data.train_split = "train"     # the source's split that the run's "train" reads
+                                     # (tfds:librispeech: train_clean100)
     c.data.build_seed = 0            # seed of a local corpus built on first use
     c.data.train_voices = 1.0        # < 1: train on that fraction of the voice groups (local corpora)
     c.data.train_voices_seed = 0     # which groups (subsets of one seed are nested)

@@ -6,6 +6,10 @@ resumes from ``workdir/checkpoints`` when it holds one (state, RNG and data posi
 same command restarts a killed run where its last checkpoint left it. It knows nothing about
 audio: the task gives the example spec it initializes from, the loss, the evaluation outputs
 and the units of throughput; the evaluators named in ``config.evals`` score the run.
+
+The workdir holds what the run needs later: ``config.json``, ``labels.json``, ``corpus.json``
+(the build of the local corpus it trains on: :mod:`audiojax.train.corpus_record`),
+checkpoints, metrics and plots.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from audiojax.data import splits
 from audiojax.data.pipeline import numeric
 from audiojax.files import FileLock
 from audiojax.tasks import task_class
+from audiojax.train import corpus_record
 from audiojax.train.checkpoint import Checkpoints
 from audiojax.train.defaults import migrate, validate
 from audiojax.train.metrics_log import MetricsLog, read_metrics
@@ -147,6 +152,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     labels = cls.labels_for(config)
     task = cls(config, labels)  # refuses what the task or model cannot honour, before any write
     _check_config(config, workdir, has_checkpoint=saved)
+    corpus_record.record(config, workdir, has_checkpoint=saved, write=jax.process_index() == 0)
     if jax.process_index() == 0:
         (workdir / "labels.json").write_text(json.dumps(labels) + "\n")
     parallel = DataParallel(config.parallel)

@@ -12,12 +12,15 @@
   Commands order), per-split clips/speakers/hours/engines/voices, augmentation, versions;
 - ``clips.jsonl``: every clip's synthesis and augmentation parameters;
 
-and the TFDS copy ``DATA_DIR/tfds/audiojax_<name>/<size>/1.2.0`` (array_record), readable with
+and the TFDS copy ``DATA_DIR/tfds/audiojax_<name>/<size>/1.3.0`` (array_record), readable with
 ``tfds.data_source('audiojax_<name>/<size>', data_dir=DATA_DIR/'tfds')`` once
 :mod:`audiojax.data.corpora.tfds_builders` is imported.
 
-Speakers are synthesizer voices; splits are disjoint by voice group (recorded person), and the
-test split holds every voice of one engine that train never hears. A build is deterministic for
+Speakers are synthesizer voices; splits are disjoint by voice group (recorded person) and come
+from the checked-in table ``voice_splits.tsv``, the same for every corpus; the test split holds
+every voice of one engine that train never hears. Each training clip is recorded
+``renders`` times (small: 3, full: 4), each recording with its own speed, tempo, placement and
+acoustics; a quarter of the training recordings stay dry. A build is deterministic for
 a seed (given the installed voices) and independent of the number of worker processes. An
 existing complete build with the same name/size/seed is reused; a build is written to a
 temporary folder and renamed into place at the end.

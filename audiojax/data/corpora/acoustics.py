@@ -37,6 +37,9 @@ class AugmentConfig:
     babble_talkers: tuple[int, int] = (3, 7)
     p_channel: float = 0.3                      # random band limitation (phone/cheap mic)
     peak_dbfs: tuple[float, float] = (-24.0, -1.0)
+    # Probability that a training clip stays dry (no room, noise or channel: as the clean test
+    # split records its voices); validation and test clips are never dry by this draw.
+    p_dry: float = 0.25
 
 
 def db_to_amp(db):
@@ -67,6 +70,12 @@ def speed(y: np.ndarray, factor: float) -> np.ndarray:
         return y
     # Treat the samples as recorded at sr*factor and resample to sr.
     return soxr.resample(y.astype(np.float32), 1000.0 * factor, 1000.0, quality="HQ").astype(np.float32)
+
+
+def pitch_shift(y: np.ndarray, sr: int, factor: float) -> np.ndarray:
+    """Raises the pitch and formants ``factor`` times keeping the duration (a speed change
+    undone by a tempo change), for engines that have no pitch control."""
+    return tempo(speed(y, factor), sr, 1.0 / factor)
 
 
 def tempo(y: np.ndarray, sr: int, factor: float) -> np.ndarray:
@@ -190,14 +199,19 @@ def channel(rng: np.random.Generator, y: np.ndarray, sr: int) -> tuple[np.ndarra
 
 
 def augment(rng: np.random.Generator, y: np.ndarray, sr: int, cfg: AugmentConfig,
-            babble_streams: list[np.ndarray] | None) -> tuple[np.ndarray, dict]:
+            babble_streams: list[np.ndarray] | None, dry_ok: bool = False
+            ) -> tuple[np.ndarray, dict]:
     """Room, additive noise, channel and level for a placed clip; returns (float32, params).
+    With ``dry_ok`` (training clips), the clip keeps only its level with probability
+    ``cfg.p_dry``.
 
-    Every random draw happens whether or not it is used, so the stream of draws is the same for
-    every clip (robust determinism).
+    The draws of the choices happen whether or not they are used, so every clip's stream starts
+    the same way (robust determinism).
     """
     n = y.size
-    u_room, u_clean, u_kind, u_chan = rng.random(4)
+    u_dry, u_room, u_clean, u_kind, u_chan = rng.random(5)
+    if dry_ok and u_dry < cfg.p_dry:
+        u_room, u_clean, u_chan = 1.0, 0.0, 1.0
     snr = float(rng.uniform(*cfg.snr_db))
     beta = float(rng.uniform(-1.0, 2.0))
     talkers = int(rng.integers(cfg.babble_talkers[0], cfg.babble_talkers[1] + 1))

@@ -2,12 +2,14 @@
 
 A build is a deterministic function of (corpus, size, seed, installed voices):
 
-1. voices are selected for the size and assigned to splits, disjoint by voice *group* (one
-   recorded person / one espeak accent never appears in two splits), with every voice of one
-   held-out engine in the test split only;
+1. voices are selected for the size and assigned to splits by the checked-in table
+   ``voice_splits.tsv`` (one row per voice *group*: a recorded person or an espeak accent,
+   never in two splits, the same in every corpus), with every voice of SVOX pico in test only;
 2. the clip plan (clip index -> split, voice, label/text) is laid out in a fixed order;
-3. each clip draws all its random parameters from ``default_rng([seed, corpus, index, k])``,
-   so results do not depend on the number of worker processes or their scheduling;
+3. each clip is synthesized once and recorded once (training: ``renders`` times, each with its
+   own speed, tempo, placement and acoustics); every random draw comes from
+   ``default_rng([seed, corpus, index, k, render])``, so results do not depend on the number
+   of worker processes or their scheduling;
 4. babble noise for a clip comes from a bank of speech by other voices of the *same* split.
 """
 
@@ -32,10 +34,11 @@ from audiojax.data import CORPUS_SPLITS, SPLITS, corpus_dir
 from audiojax.data.corpora import acoustics, commands, sentences, voices as V
 
 SR = 16000
-FORMAT_VERSION = 2  # 2: test_clean.tsv
-# Engines in the order they are preferred as the test-only ("unseen") engine.
-HOLDOUT_PREFERENCE = ("pico", "flite", "rhvoice", "festival", "mbrola")
+FORMAT_VERSION = 3  # 2: test_clean.tsv; 3: the checked-in split table, renders, dry clips
 _CORPUS_CODE = {"commands": 1, "sentences": 2}
+SPLIT_TABLE = Path(__file__).with_name("voice_splits.tsv")
+# Of one accent's espeak-ng variants together: clips as many as this many base voices.
+VARIANTS_WEIGHT = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,31 +46,33 @@ class SizeSpec:
     engines: tuple[str, ...] | None      # None: every installed engine
     voice_names: tuple[str, ...] | None  # restrict base voices (engine-name ids), None: all
     variants_per_accent: int             # espeak-ng variants added per accent
-    target_clips: int
+    target_clips: int                    # synthesized clips (before renders)
     train_factor: float = 1.0            # training clips x this: more recordings per voice
+    renders: int = 1                     # training recordings of each synthesized clip
     bank_voices: int = 12                # babble bank: voices per split
     bank_utts: int = 4                   # babble bank: utterances per voice
     workers: int | None = None           # None: min(2, cpus)
 
 
-_TINY_VOICES = ("espeak-en-us", "espeak-en-gb-x-rp", "espeak-en-029", "espeak-en-gb-scotland",
-                "espeak-en-us-nyc", "flite-slt", "flite-awb")
+# One voice group per split (voice_splits.tsv), flite only in test: an engine training never hears.
+_TINY_VOICES = ("espeak-en-us", "espeak-en-gb-x-rp", "espeak-en-029", "espeak-en-us-nyc",
+                "espeak-en", "espeak-en-gb-scotland", "flite-awb")
 SIZES = {
     "commands": {
-        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES, 0, 28, bank_voices=4, bank_utts=2,
-                         workers=1),
-        "small": SizeSpec(None, None, 2, 3500),
-        "full": SizeSpec(None, None, 6, 21000),
+        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES, 0, 28, renders=2, bank_voices=4,
+                         bank_utts=2, workers=1),
+        "small": SizeSpec(None, None, 6, 3500, renders=3),
+        "full": SizeSpec(None, None, 24, 21000, renders=4),
     },
     "sentences": {
         "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES, 0, 21, bank_voices=4, bank_utts=2,
                          workers=1),
-        "small": SizeSpec(None, None, 2, 2000),
-        "full": SizeSpec(None, None, 6, 10500),
+        "small": SizeSpec(None, None, 6, 2000),
+        "full": SizeSpec(None, None, 24, 10500),
         # The full corpus's voices, validation and test clip counts, 4x the training recordings
         # (each training sentence read about twice): the recognizer memorizes the full
         # corpus's recordings (experiments/README.md).
-        "large": SizeSpec(None, None, 6, 10500, train_factor=4.0),
+        "large": SizeSpec(None, None, 24, 10500, train_factor=4.0),
     },
 }
 
@@ -92,51 +97,42 @@ def select_voices(spec: SizeSpec) -> list[V.Voice]:
     return sorted(base + V.with_variants(base, spec.variants_per_accent), key=lambda v: v.id)
 
 
-def assign_splits(voices: list[V.Voice], seed: int, val_frac: float = 0.1,
-                  test_frac: float = 0.15) -> tuple[dict[str, list[V.Voice]], str]:
-    """Splits voices by group; all groups of the held-out engine go to test.
+@functools.lru_cache(maxsize=1)
+def split_table() -> dict[str, str]:
+    """``{voice group: split}`` from the checked-in :data:`SPLIT_TABLE`."""
+    table = {}
+    for n, line in enumerate(SPLIT_TABLE.read_text().splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            group, split = line.split("\t")[:2]
+            if split not in SPLITS or group in table:
+                raise ValueError(f"{SPLIT_TABLE}:{n}: a group listed once with a split among "
+                                 f"{', '.join(SPLITS)}, got {line!r}")
+            table[group] = split
+    return table
 
-    Returns ``({split: voices}, held_out_engine)``.
-    """
-    engines = {v.engine for v in voices}
-    held = next((e for e in HOLDOUT_PREFERENCE if e in engines and len(engines) > 1), None)
-    if held is None:
-        raise ValueError(
-            f"need voices of at least two engines to hold one out for the test split; found "
-            f"{sorted(engines) or 'none'}. Install espeak-ng and flite (see the Makefile setup).")
-    groups: dict[str, list[V.Voice]] = {}
-    for v in voices:
-        groups.setdefault(v.group, []).append(v)
-    held_groups = sorted(g for g, vs in groups.items() if any(v.engine == held for v in vs))
-    rest = sorted(g for g in groups if g not in held_groups)
-    rng = np.random.default_rng([seed, 4242])
-    # Interleave engine families so that validation/test draw from several engines.
-    fams: dict[str, list[str]] = {}
-    for g in rest:
-        fams.setdefault(groups[g][0].engine, []).append(g)
-    fam_names = sorted(fams)
-    rng.shuffle(fam_names)
-    for f in fam_names:
-        rng.shuffle(fams[f])
-    order = []
-    while any(fams[f] for f in fam_names):
-        for f in fam_names:
-            if fams[f]:
-                order.append(fams[f].pop(0))
-    n = len(groups)
-    n_val = max(1, round(val_frac * n))
-    n_test_extra = max(1, round(test_frac * n) - len(held_groups))
-    if n_val + n_test_extra >= len(order):
-        raise ValueError(f"too few voice groups ({n}) to make three speaker-disjoint splits")
-    assign = {"validation": order[:n_val], "test": held_groups + order[n_val:n_val + n_test_extra],
-              "train": order[n_val + n_test_extra:]}
-    return {s: sorted((v for g in assign[s] for v in groups[g]), key=lambda v: v.id)
-            for s in SPLITS}, held
+
+def assign_splits(voices: list[V.Voice]) -> tuple[dict[str, list[V.Voice]], str | None]:
+    """Each voice's split from its group's row of :data:`SPLIT_TABLE` (the same for every
+    corpus and seed). Returns ``({split: voices}, the engines only the test split has)``."""
+    table = split_table()
+    unknown = sorted({v.group for v in voices} - set(table))
+    if unknown:
+        raise ValueError(f"voice groups {', '.join(unknown)} have no split in {SPLIT_TABLE}: "
+                         f"add a row for each")
+    split_voices = {s: sorted((v for v in voices if table[v.group] == s), key=lambda v: v.id)
+                    for s in SPLITS}
+    empty = [s for s in SPLITS if not split_voices[s]]
+    if empty:
+        raise ValueError(f"no installed voice falls in split {', '.join(empty)} "
+                         f"({SPLIT_TABLE}); install more voices (see the Makefile's `voices`)")
+    heard = {v.engine for s in ("train", "validation") for v in split_voices[s]}
+    held = sorted({v.engine for v in split_voices["test"]} - heard)
+    return split_voices, ",".join(held) or None
 
 
 def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed: int,
          size: str) -> list[Clip]:
-    weights = {v.id: voice_weight(v) for vs in split_voices.values() for v in vs}
+    weights = {v.id: voice_weight(v, spec) for vs in split_voices.values() for v in vs}
     total_w = sum(weights.values())
     clips: list[Clip] = []
     if name == "commands":
@@ -172,10 +168,10 @@ ENGINE_WEIGHT = {"espeak": 1.0, "mbrola": 1.0, "flite": 2.0, "festival": 2.0, "p
                  "rhvoice": 2.0}
 
 
-def voice_weight(v: V.Voice) -> float:
-    return 0.5 if v.variant else ENGINE_WEIGHT.get(v.engine, 1.0)
-
-
+def voice_weight(v: V.Voice, spec: SizeSpec) -> float:
+    if v.variant:
+        return VARIANTS_WEIGHT / spec.variants_per_accent
+    return ENGINE_WEIGHT.get(v.engine, 1.0)
 
 
 @functools.lru_cache(maxsize=1)
@@ -224,65 +220,85 @@ def _init_worker(state):
     _STATE.update(state)
 
 
-def _synth_params(seed, code, index, aug: acoustics.AugmentConfig):
+def _synth_params(seed, code, index, aug: acoustics.AugmentConfig) -> tuple[float, float]:
+    """A clip's engine speaking rate and pitch factors (one synthesis for all its renders)."""
     rng = np.random.default_rng([seed, code, index, 0])
-    return (float(rng.uniform(*aug.rate)), float(rng.uniform(*aug.pitch)),
-            float(rng.uniform(*aug.speed)), float(rng.uniform(*aug.tempo)),
-            float(rng.random()), float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
+    return float(rng.uniform(*aug.rate)), float(rng.uniform(*aug.pitch))
+
+
+def _render_params(seed, code, index, render, aug: acoustics.AugmentConfig):
+    """One recording's speed and tempo factors, and its placement draws: the offset in the
+    clip (a fraction of the free room) and the leading and trailing silence (seconds)."""
+    rng = np.random.default_rng([seed, code, index, 2, render])
+    return (float(rng.uniform(*aug.speed)), float(rng.uniform(*aug.tempo)), float(rng.random()),
+            float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.15, 0.6)))
+
+
+def _place(name: str, y: np.ndarray, u_off: float, lead: float, trail: float, voice, label):
+    """The utterance in its clip: a word somewhere in 1 s (sped up to fit, never cut), a
+    sentence between silences."""
+    if name != "commands":
+        off = int(lead * SR)
+        buf = np.zeros(off + y.size + int(trail * SR), np.float32)
+        buf[off:off + y.size] = y
+        return buf
+    n, max_len = SR, int(0.96 * SR)
+    if y.size > max_len:
+        y = acoustics.trim_silence(acoustics.tempo(y, SR, y.size / max_len * 1.03), SR)
+        if y.size > max_len:
+            raise V.SynthesisError(voice, label, f"{y.size / SR:.2f} s does not fit 1 s")
+    margin = min(int(0.02 * SR), (n - y.size) // 2)
+    off = margin + int(u_off * (n - y.size - 2 * margin))
+    buf = np.zeros(n, np.float32)
+    buf[off:off + y.size] = y
+    return buf
+
+
+# Engines without a pitch control: the clip's pitch factor is applied after synthesis.
+_PITCH_AFTER = ("flite", "festival")
 
 
 def _process_unit(unit: list[Clip]) -> list[dict]:
-    """Synthesizes, augments and writes the clips of one voice; returns manifest rows."""
+    """Synthesizes the clips of one voice, renders each (training: ``renders`` recordings of
+    its own speed, tempo, placement and acoustics) and writes them; returns manifest rows."""
     st = _STATE
     name, seed, root, aug = st["name"], st["seed"], Path(st["root"]), st["aug"]
     code = _CORPUS_CODE[name]
     voice = unit[0].voice
     params = [_synth_params(seed, code, c.index, aug) for c in unit]
-    ys = V.synthesize_many(voice, [(c.label, p[0], p[1]) for c, p in zip(unit, params)], sr=SR,
-                           workdir=st["tmp"])
+    ys = V.synthesize_many(voice, [(c.label, rate, pitch) for c, (rate, pitch) in zip(unit, params)],
+                           sr=SR, workdir=st["tmp"])
     rows = []
-    for c, p, y in zip(unit, params, ys):
-        _, _, spd, tmp, u_off, lead, trail = p
-        y = acoustics.trim_silence(y, SR)
-        y = acoustics.speed(y, spd)
-        y = acoustics.tempo(y, SR, tmp)
-        y = acoustics.trim_silence(y, SR)
-        y = y / (np.abs(y).max() + 1e-9)
-        if name == "commands":
-            n = SR
-            max_len = int(0.96 * SR)
-            if y.size > max_len:  # speed the word up to fit; never cut it
-                y = acoustics.tempo(y, SR, y.size / max_len * 1.03)
-                y = acoustics.trim_silence(y, SR)
-                if y.size > max_len:
-                    raise V.SynthesisError(voice, c.label, f"{y.size / SR:.2f} s does not fit 1 s")
-            margin = min(int(0.02 * SR), (n - y.size) // 2)
-            off = margin + int(u_off * (n - y.size - 2 * margin))
-        else:
-            off = int(lead * SR)
-            n = off + y.size + int(trail * SR)
-        buf = np.zeros(n, np.float32)
-        buf[off:off + y.size] = y
+    for c, (rate, pitch), y0 in zip(unit, params, ys):
+        y0 = acoustics.trim_silence(y0, SR)
+        if voice.engine in _PITCH_AFTER:
+            y0 = acoustics.pitch_shift(y0, SR, pitch)
         streams = [s for vid, (g, s) in st["bank"][c.split].items() if g != voice.group]
-        rng = np.random.default_rng([seed, code, c.index, 1])
-        out, aug_params = acoustics.augment(rng, buf, SR, aug, streams)
-        stem = f"{c.index:06d}_{c.label}" if name == "commands" else f"{c.index:06d}"
-        recordings = [(c.split, out, aug_params)]
-        if c.split == "test" and st["clean_test"]:  # the same placed utterance at the same level, nothing added
-            level = acoustics.db_to_amp(aug_params["peak_dbfs"])
-            recordings.append(("test_clean", buf * level, {"peak_dbfs": aug_params["peak_dbfs"]}))
-        for split, y, params in recordings:
-            pcm = acoustics.to_int16(y)
-            rel = f"wav/{split}/{voice.id}/{stem}.wav"
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(path), pcm, SR, subtype="PCM_16")
-            rows.append({"index": c.index, "split": split, "path": rel, "label": c.label,
-                         "speaker": voice.id, "engine": voice.engine, "group": voice.group,
-                         "seconds": pcm.size / SR,
-                         "synth": {"rate": round(p[0], 3), "pitch": round(p[1], 3),
-                                   "speed": round(spd, 3), "tempo": round(tmp, 3)},
-                         "aug": params})
+        for render in range(st["renders"] if c.split == "train" else 1):
+            spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, render, aug)
+            y = acoustics.trim_silence(acoustics.tempo(acoustics.speed(y0, spd), SR, tmp), SR)
+            buf = _place(name, y / (np.abs(y).max() + 1e-9), u_off, lead, trail, voice, c.label)
+            out, aug_params = acoustics.augment(
+                np.random.default_rng([seed, code, c.index, 1, render]), buf, SR, aug, streams,
+                dry_ok=c.split == "train")
+            stem = (f"{c.index:06d}_{c.label}" if name == "commands" else f"{c.index:06d}") \
+                + (f"_r{render}" if render else "")
+            recordings = [(c.split, out, aug_params)]
+            if c.split == "test" and st["clean_test"]:  # the same placed utterance at the same level, nothing added
+                level = acoustics.db_to_amp(aug_params["peak_dbfs"])
+                recordings.append(("test_clean", buf * level, {"peak_dbfs": aug_params["peak_dbfs"]}))
+            for split, y, rec_params in recordings:
+                pcm = acoustics.to_int16(y)
+                rel = f"wav/{split}/{voice.id}/{stem}.wav"
+                path = root / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(path), pcm, SR, subtype="PCM_16")
+                rows.append({"index": c.index, "render": render, "split": split, "path": rel,
+                             "label": c.label, "speaker": voice.id, "engine": voice.engine,
+                             "group": voice.group, "seconds": pcm.size / SR,
+                             "synth": {"rate": round(rate, 3), "pitch": round(pitch, 3),
+                                       "speed": round(spd, 3), "tempo": round(tmp, 3)},
+                             "aug": rec_params})
     return rows
 
 
@@ -319,7 +335,7 @@ def _run_units(units: list[list[Clip]], state: dict, workers: int, desc: str,
                 for r in pool.imap_unordered(_process_unit, units):
                     rows += r
                     bar.update(len(r))
-    return sorted(rows, key=lambda r: (r["index"], r["split"]))
+    return sorted(rows, key=lambda r: (r["index"], r["split"], r["render"]))
 
 
 # Crossed clips take indices from here on, so their random draws are not the corpus's own.
@@ -339,13 +355,13 @@ def write_crossed(size: str, seed: int, root: Path, voices_split: str, texts_spl
         raise ValueError(f"voices and texts: splits among {', '.join(SPLITS)}, got "
                          f"{voices_split!r} and {texts_split!r}")
     spec = SIZES["sentences"][size]
-    split_voices, _ = assign_splits(select_voices(spec), seed)
+    split_voices, _ = assign_splits(select_voices(spec))
     texts = _text_pools()[texts_split]
     if not 0 < count <= len(texts):
         raise ValueError(f"count: 1 to {len(texts)} (the {texts_split} sentences), got {count}")
     rng = np.random.default_rng([seed, 31337])
     voices = split_voices[voices_split]
-    weights = np.array([voice_weight(v) for v in voices])
+    weights = np.array([voice_weight(v, spec) for v in voices])
     picks = rng.choice(len(voices), size=count, p=weights / weights.sum())
     clips = [Clip(CROSSED_INDEX + i, voices_split, voices[v], texts[t], 0)
              for i, (v, t) in enumerate(zip(picks, rng.permutation(len(texts))[:count]))]
@@ -353,7 +369,7 @@ def write_crossed(size: str, seed: int, root: Path, voices_split: str, texts_spl
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         state = {"name": "sentences", "seed": seed, "root": str(root),
-                 "aug": acoustics.AugmentConfig(), "tmp": str(tmp), "clean_test": False,
+                 "aug": acoustics.AugmentConfig(), "tmp": str(tmp), "clean_test": False, "renders": 1,
                  "bank": babble_bank(split_voices, spec, seed, tmp)}
         rows = _run_units(_units(clips, 48), state, workers or min(2, os.cpu_count() or 1),
                           f"{voices_split} voices x {texts_split} text", progress)
@@ -373,13 +389,13 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     aug = aug or acoustics.AugmentConfig()
     t0 = time.time()
     voices = select_voices(spec)
-    split_voices, held = assign_splits(voices, seed)
+    split_voices, held = assign_splits(voices)
     clips = plan(name, spec, split_voices, seed, size)
     tmp = root / ".tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     bank = babble_bank(split_voices, spec, seed, tmp)
     state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
-             "tmp": str(tmp), "clean_test": True}
+             "tmp": str(tmp), "clean_test": True, "renders": spec.renders}
     workers = workers or spec.workers or min(2, os.cpu_count() or 1)
     try:
         rows = _run_units(_units(clips, 16 if size == "tiny" else 48), state, workers,

@@ -33,9 +33,11 @@ MARKER = "audiojax_corpus.json"  # written next to dataset_info.json: which WAV 
 
 
 class _LocalCorpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    VERSION = tfds.core.Version("1.2.0")
+    VERSION = tfds.core.Version("1.3.0")
     RELEASE_NOTES = {"1.0.0": "First version.", "1.1.0": "Audio stored as raw int16 bytes.",
-                     "1.2.0": "A test_clean split: the test clips without room, noise or channel."}
+                     "1.2.0": "A test_clean split: the test clips without room, noise or channel.",
+                     "1.3.0": "Splits from the checked-in voice table; several recordings of each "
+                              "training clip; dry training clips."}
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=s, description=f"{s} size") for s in SIZES]
     CORPUS = ""
 

@@ -6,7 +6,9 @@ longer one window by window (a hop of half a window, :mod:`audiojax.windows`), a
 whose top class is the most probable is reported, with its start time. A run trained with
 ``data.center = "energy"`` has each window moved to centre the speech it holds, as in training
 (:mod:`audiojax.data.placement`; the start is then negative when the window begins before the
-file).
+file). Probabilities are those of evaluation: averaged over time shifts with ``--shifts N``
+and over the runs or checkpoints of an ensemble (``--ensemble RUN...``,
+``--last-checkpoints K``; windows are cut as for the first run).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import argparse
 import dataclasses
 import sys
 
-from audiojax.tasks.commands import add_run_arguments, overrides_from
+from audiojax.tasks.commands import add_ensemble_arguments, add_run_arguments, overrides_from
 
 MAX_BATCH = 16  # windows classified together
 
@@ -30,16 +32,26 @@ class Prediction:
     windows: int
 
 
+def options():
+    from audiojax.tasks.classification import OPTIONS  # noqa: PLC0415
+
+    return OPTIONS
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_run_arguments(parser)
+    add_run_arguments(parser, options())
+    add_ensemble_arguments(parser)
     parser.add_argument("--top-k", type=int, default=3, help="classes per file (default 3)")
     parser.add_argument("files", nargs="+", help="audio files")
 
 
 def run(args: argparse.Namespace, runs) -> int:
-    trained = runs.restore(args.workdir, args.checkpoint, overrides_from(args, ()))
+    trained, *ensemble = runs.ensemble(args.workdir, args.checkpoint,
+                                       overrides_from(args, options()), args.ensemble,
+                                       args.last_checkpoints)
     status = 0
-    for path, result in zip(args.files, predict(trained, args.files, top_k=args.top_k)):
+    for path, result in zip(args.files, predict(trained, args.files, top_k=args.top_k,
+                                                ensemble=ensemble)):
         if isinstance(result, str):
             print(f"audiojax predict: error: {result}", file=sys.stderr)
             status = 2
@@ -49,17 +61,23 @@ def run(args: argparse.Namespace, runs) -> int:
     return status
 
 
-def predict(run, files: list[str], top_k: int = 3) -> list[Prediction | str]:
-    """A :class:`Prediction` per file, or the one-line problem of a file that cannot be read."""
+def predict(run, files: list[str], top_k: int = 3, ensemble=()) -> list[Prediction | str]:
+    """A :class:`Prediction` per file, or the one-line problem of a file that cannot be read;
+    with ``ensemble`` (more restored runs of the same labels), of the probabilities averaged
+    over ``run`` and them."""
     import jax  # noqa: PLC0415 (kept out of the CLI's start-up)
     import numpy as np  # noqa: PLC0415
 
     from audiojax import audio, windows  # noqa: PLC0415
     from audiojax.data import placement  # noqa: PLC0415
+    from audiojax.tasks.classification.task import ensemble_log_probabilities  # noqa: PLC0415
 
     rate = run.config.data.sample_rate
     window = int(round(run.config.data.max_seconds * rate))
-    logits_fn = jax.jit(run.task.logits)
+    members = [run, *ensemble]
+    tasks = [m.task for m in members]
+    variables = [m.variables for m in members]
+    log_probs_fn = jax.jit(lambda v, batch: ensemble_log_probabilities(tasks, v, batch))
     results: list = []
     for path in files:
         try:
@@ -82,7 +100,7 @@ def predict(run, files: list[str], top_k: int = 3) -> list[Prediction | str]:
         probs = []
         for start in range(0, len(offsets), MAX_BATCH):
             batch = {"audio": chunks[start:start + MAX_BATCH], "length": lengths[start:start + MAX_BATCH]}
-            probs.append(np.asarray(jax.nn.softmax(logits_fn(run.variables, batch))))
+            probs.append(np.exp(np.asarray(log_probs_fn(variables, batch))))
         probs = np.concatenate(probs)
         if not np.isfinite(probs).all():
             raise FloatingPointError(f"{run.workdir / 'checkpoints' / str(run.step)}: the model's "

@@ -3,6 +3,10 @@
 A clip classifier is a linen module with a ``num_classes`` field, called as
 ``model(audio (B, samples), lengths (B,), *, train, augment_keys=None) -> logits (B, classes)``
 (``augment_keys``: one PRNG key per example for feature-level augmentation in training).
+
+Evaluation and ``predict`` score a clip by its class probabilities: the softmax of the logits,
+averaged over ``config.shifts.count`` time shifts of the clip (test-time shift averaging) and,
+for an ensemble of runs or checkpoints, over its members (:meth:`Classification.ensemble_step`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import optax
 
 from audiojax import plots
+from audiojax.data.augment import time_shift
 from audiojax.masking import masked_mean
 from audiojax.tasks.augment import augment_batch, augment_defaults
 from audiojax.tasks.base import Task, bootstrap_interval, per_group_rows
@@ -27,14 +32,25 @@ class Classification(Task):
 
     provides = ("num_classes",)
     # Test-time centring is an ablation of a run trained without it (and back).
-    inference_keys = Task.inference_keys + ("data.center",)
+    inference_keys = Task.inference_keys + ("data.center", "shifts")
 
     @classmethod
     def config_defaults(cls) -> ml_collections.ConfigDict:
         c = ml_collections.ConfigDict()
         c.label_smoothing = 0.0
         c.augment = augment_defaults()
+        c.shifts = ml_collections.ConfigDict()
+        c.shifts.count = 1            # > 1: evaluators and predict average the probabilities
+        c.shifts.max_seconds = 0.1    # over that many time shifts in [-max_seconds, max_seconds]
         return c
+
+    @classmethod
+    def check_config(cls, config: ml_collections.ConfigDict) -> None:
+        if config.shifts.count < 1:
+            raise ValueError(f"config.shifts.count={config.shifts.count}: must be at least 1")
+        if config.shifts.max_seconds < 0:
+            raise ValueError(f"config.shifts.max_seconds={config.shifts.max_seconds}: must not "
+                             f"be negative")
 
     def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
         super().__init__(config, labels)
@@ -68,15 +84,54 @@ class Classification(Task):
         """``(B, classes)`` logits of a batch in evaluation mode."""
         return self.model.apply(variables, batch["audio"], batch["length"], train=False)
 
+    def shift_offsets(self) -> np.ndarray:
+        """The time shifts of shift averaging, in samples ``(shifts.count,)``: evenly spread
+        over ``[-max_seconds, +max_seconds]`` (rounded to samples); ``[0]`` for one."""
+        count = self.config.shifts.count
+        if count == 1:
+            return np.zeros(1, np.int32)
+        seconds = np.linspace(-1.0, 1.0, count) * self.config.shifts.max_seconds
+        return np.rint(seconds * self.config.data.sample_rate).astype(np.int32)
+
+    def log_probabilities(self, variables, batch):
+        """``(B, classes)`` log class probabilities of a batch in evaluation mode: the
+        log-softmax of the logits, or, for ``shifts.count`` > 1, the log of the softmax
+        probabilities averaged over the audio delayed by each of :meth:`shift_offsets`
+        (advanced when negative) within its true length (zeros shifted in, nothing wrapped
+        around: :func:`~audiojax.data.augment.time_shift`), all shifts in one model call."""
+        offsets = self.shift_offsets()
+        if len(offsets) == 1:
+            return jax.nn.log_softmax(self.logits(variables, batch))
+        audio, lengths = batch["audio"], batch["length"]
+        (batch_size, samples), count = audio.shape, len(offsets)
+        shifts = jnp.broadcast_to(jnp.asarray(offsets)[:, None], (count, batch_size))
+        moved = jax.vmap(time_shift, in_axes=(None, None, 0))(audio, lengths, shifts)  # (S, B, T)
+        logits = self.logits(variables, {"audio": moved.reshape(count * batch_size, samples),
+                                         "length": jnp.tile(lengths, count)})
+        return mean_of_probabilities(jax.nn.log_softmax(logits).reshape(count, batch_size, -1))
+
     def eval_step(self, variables, batch, axis_name):
-        logits = self.logits(variables, batch)
+        return self._scores(self.log_probabilities(variables, batch), batch, axis_name)
+
+    def ensemble_step(self, members):
+        """The eval step of ``members`` (this task first, then Classification tasks of runs
+        with the same labels) as one model, taking a tuple of their variables: their class
+        probabilities (:meth:`log_probabilities`, each with its own config) averaged."""
+        def step(variables, batch, axis_name):
+            return self._scores(ensemble_log_probabilities(members, variables, batch), batch,
+                                axis_name)
+        return step
+
+    def _scores(self, log_probs, batch, axis_name):
+        """:meth:`eval_step`'s outputs from the batch's ``(B, classes)`` log probabilities."""
         valid = batch["mask"].astype(jnp.float32)
         n = len(self.labels)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+        losses = -jnp.take_along_axis(log_probs, batch["label"][:, None], axis=-1)[:, 0]
+        guesses = log_probs.argmax(-1)
         confusion = jnp.einsum("b,bi,bj->ij", valid, jax.nn.one_hot(batch["label"], n),
-                               jax.nn.one_hot(logits.argmax(-1), n))
+                               jax.nn.one_hot(guesses, n))
         sums = {"loss": (losses * valid).sum(), "count": valid.sum(), "confusion": confusion}
-        rows = {"hits": logits.argmax(-1) == batch["label"], "mask": batch["mask"]}
+        rows = {"hits": guesses == batch["label"], "mask": batch["mask"]}
         if axis_name is not None:
             sums = jax.lax.psum(sums, axis_name)
             rows = jax.lax.all_gather(rows, axis_name, tiled=True)  # the whole batch's rows
@@ -140,3 +195,19 @@ class Classification(Task):
                                    zip(self.labels, recall, true_per_class) if n > 0},
             "confusion_matrix": confusion.astype(int).tolist(),
         }
+
+
+def mean_of_probabilities(log_probs):
+    """``(K, B, classes)`` log probabilities -> ``(B, classes)``: the log of their mean over the
+    first axis (computed in the log domain)."""
+    return jax.nn.logsumexp(log_probs, axis=0) - jnp.log(log_probs.shape[0])
+
+
+def ensemble_log_probabilities(tasks, variables, batch):
+    """``(B, classes)`` log of the class probabilities of a batch averaged over ``tasks``
+    (Classification tasks of runs with the same labels), ``variables`` holding each one's;
+    a single task's own :meth:`Classification.log_probabilities`."""
+    if len(tasks) == 1:
+        return tasks[0].log_probabilities(variables[0], batch)
+    return mean_of_probabilities(jnp.stack([t.log_probabilities(v, batch)
+                                            for t, v in zip(tasks, variables)]))
