@@ -2,9 +2,9 @@
 each window centred on its word by energy: the recipe that `make main` trains.
 
 The log-mel CNN of experiments/kws_logmel_cnn.py at a quarter of its width (40 mel bands,
-channels 16-32-64-128), trained as BC-ResNet is (experiments/kws_bc_resnet.py): speed, level
-and a small shift around the centred word, no added noise or SpecAugment (the corpus's
-recordings hold rooms, noise and channels already).
+channels 16-32-64-128, per-utterance mean normalization), trained as BC-ResNet is
+(experiments/kws_bc_resnet.py): speed, level and a small shift around the centred word, no
+added noise or SpecAugment (the corpus's recordings hold rooms, noise and channels already).
 
     audiojax train --config experiments/kws_compact_cnn.py --workdir runs/kws_compact_cnn
     audiojax train --config experiments/kws_compact_cnn.py:small --workdir runs/kws_compact_cnn_small
@@ -23,6 +23,7 @@ def get_config(variant=None):
     c.model.n_mels = 40
     c.model.channels = (16, 32, 64, 128)
     c.model.hidden = 128
+    c.model.utterance_norm = True        # 8 points of validation accuracy at step 500 here
     c.schedule = "cosine"
     c.warmup_steps = 50
     c.learning_rate = 5e-3

@@ -334,7 +334,7 @@ def _run_units(units: list[list[Clip]], state: dict, workers: int, desc: str,
             with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
                 for r in pool.imap_unordered(_process_unit, units):
                     rows += r
-                    bar.update(len(r))
+                    bar.update(len({row["index"] for row in r}))  # clips, not their recordings
     return sorted(rows, key=lambda r: (r["index"], r["split"], r["render"]))
 
 
