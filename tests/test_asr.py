@@ -273,12 +273,14 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
                           "evals.validation.every_steps=2", "checkpoint_every_steps=2"])
     workdir = tmp_path / "run"
     val = train_and_evaluate(config, workdir)
-    assert np.isfinite(val["loss"]) and val["count"] == 2
+    validation = (tiny_sentences.path / "validation.tsv").read_text().splitlines()
+    assert np.isfinite(val["loss"]) and val["count"] == len(validation)
     assert json.loads((workdir / "labels.json").read_text()) == list(CharTokenizer.vocabulary)
 
     lines = [line.split("\t") for line in (tiny_sentences.path / "test.tsv").read_text().splitlines()]
     metrics = evaluate(workdir, checkpoint="latest", split="test")
-    assert metrics["count"] == len(lines) == len(metrics["examples"]) == 12
+    assert 4 <= len(lines) <= 12                 # every utterance among the examples kept
+    assert metrics["count"] == len(lines) == len(metrics["examples"])
     refs = [e["reference"] for e in metrics["examples"]]  # in order of length (bucketed)
     texts = [text for _, text, *_ in lines]
     assert sorted(refs) == sorted(texts) and len(set(texts)) == len(texts)
@@ -290,13 +292,13 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
         mine = [(r, h) for r, h in zip(refs, hyps) if speaker_of[r] == speaker]
         assert m["count"] == len(mine)
         assert m["cer"] == pytest.approx(_error_rate([r for r, _ in mine], [h for _, h in mine]))
-    assert sum(m["count"] for m in metrics["per_speaker"].values()) == 12
+    assert sum(m["count"] for m in metrics["per_speaker"].values()) == len(lines)
     # Per recording condition: each utterance in the bin its clips.jsonl record gives it.
     condition_of = {c["label"]: clip_conditions(c) for c in read_clips(tiny_sentences.path)
                     if c["split"] == "test"}
     assert set(metrics["per_condition"]) == set(CONDITIONS)
     for name, bins in metrics["per_condition"].items():
-        assert sum(m["count"] for m in bins.values()) == 12
+        assert sum(m["count"] for m in bins.values()) == len(lines)
         for b, m in bins.items():
             mine = [(r, h) for r, h in zip(refs, hyps) if condition_of[r][name] == b]
             assert m["count"] == len(mine) > 0
@@ -317,7 +319,7 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
                       overrides=["decode.beam_width=1", "decode.ctc_weight=0.0"])
     assert metrics["decode"]["ctc_weight"] == 0.3 and metrics["decode"]["beam_width"] == 2
     assert greedy["decode"]["ctc_weight"] == 0.0 and greedy["decode"]["beam_width"] == 1
-    assert greedy["count"] == 12
+    assert greedy["count"] == len(lines)
     from audiojax.tasks.asr.decode import greedy_decode
 
     run = restore(workdir, "latest")
@@ -347,7 +349,7 @@ def test_tiny_experiment_end_to_end(tiny_sentences, tiny_data_dir, tmp_path, fas
         fit_language_model(train_texts, 3).sentence_logp(CharTokenizer(0).ids(train_texts[0])))
     fused = evaluate(workdir, checkpoint="latest", split="test", output=tmp_path / "lm.json",
                      overrides=["decode.lm_weight=0.3"])
-    assert fused["decode"]["lm"] == str(path) and fused["count"] == 12
+    assert fused["decode"]["lm"] == str(path) and fused["count"] == len(lines)
 
 
 def test_scheduled_sampling_everywhere_follows_greedy(overfit, greedy_and_width_one):

@@ -121,6 +121,12 @@ class _MiddleRun:
             energy = (middle ** 2).sum(-1)
             return jnp.stack([jnp.full_like(energy, 1.0), energy], -1)
 
+        @staticmethod
+        def log_probabilities(variables, batch):  # what predict scores windows by
+            import jax
+
+            return jax.nn.log_softmax(_MiddleRun.task.logits(variables, batch))
+
 
 def test_predict_centres_the_window_as_training_did(placed, tmp_path):
     import audiojax

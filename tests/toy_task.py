@@ -108,6 +108,9 @@ class ToyTask(Task):
     def logits(self, variables, batch):
         return self.model.apply({"params": variables["params"]}, batch["audio"], batch["length"])
 
+    def log_probabilities(self, variables, batch):  # what `predict` scores clips by
+        return jax.nn.log_softmax(self.logits(variables, batch))
+
     def loss(self, params, batch_stats, batch, rng, axis_name):
         logits = self.model.apply({"params": params}, batch["audio"], batch["length"])
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])

@@ -207,7 +207,8 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
     def check_finite(step: int, metrics: dict) -> None:
         if not metrics["finite"]:
             stop(step, f"loss is {float(metrics['loss'])}, gradient norm "
-                       f"{float(metrics['grad_norm'])} (the update was not applied)")
+                       f"{float(metrics['grad_norm'])}, parameter norm "
+                       f"{float(metrics['param_norm'])} (the update was not applied)")
 
     bar = progress(total=num_steps, initial=start, desc=f"train {workdir.name}", unit="step",
                    disable=jax.process_index() != 0)
