@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from audiojax.data.corpora import acoustics, voices
-from audiojax.data.placement import centred_offset, place, speech_centre, speech_span
+from audiojax.data.placement import place, speech_centre, speech_span
 
 SR = 16000
 WORDS = ("six", "stop", "forward", "yes", "off", "visual")

@@ -114,7 +114,7 @@ def test_data_import_command(release, tmp_path, capsys):
         assert done.value.code == 2 and err.startswith(f"audiojax data: error: {message}")
         assert err.count("\n") == 1, err
     (bad / "testing_list.txt").write_text("\nyes/ffff0000_nohash_0.wav\n")
-    with pytest.raises(ValueError, match=rf"testing_list\.txt:2: yes/ffff0000_nohash_0\.wav: not a clip"):
+    with pytest.raises(ValueError, match=r"testing_list\.txt:2: yes/ffff0000_nohash_0\.wav: not a clip"):
         import_speech_commands(bad, tmp_path / "o")
     (bad / "testing_list.txt").write_text("yes/1234abcd_nohash_0.wav\n")
     with pytest.raises(ValueError, match="in both validation_list.txt and testing_list.txt"):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import functools
 import multiprocessing as mp
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiojax.data import CORPUS_SPLITS, SPLITS, corpus_dir
+from audiojax.data import CORPUS_SPLITS, SPLITS
 from audiojax.data.corpora import acoustics, commands, sentences, voices as V
 
 SR = 16000
@@ -54,7 +53,7 @@ class SizeSpec:
     workers: int | None = None           # None: min(2, cpus)
 
 
-# One voice group per split (voice_splits.tsv), flite only in test: an engine training never hears.
+# Voices of all three splits of voice_splits.tsv; flite only in test: an engine training never hears.
 _TINY_VOICES = ("espeak-en-us", "espeak-en-gb-x-rp", "espeak-en-029", "espeak-en-us-nyc",
                 "espeak-en", "espeak-en-gb-scotland", "flite-awb")
 SIZES = {
