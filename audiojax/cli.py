@@ -119,7 +119,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from audiojax.tasks.commands import overrides_from
 
     overrides = overrides_from(args, all_options())
-    where = dict(split=args.split, manifest=args.manifest, evaluator=args.evaluator)
+    where = dict(split=args.split, manifest=args.manifest, evaluator=args.evaluator,
+                 trials=args.trials)
     if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
         for given, flag in ((args.output, "--output"), (args.ensemble, "--ensemble"),
                             (args.last_checkpoints, "--last-checkpoints")):
@@ -219,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--manifest", default=None,
                        help="any TSV in the task's columns: path<TAB>label (or transcript, for "
                             "ASR runs) per line")
+    where.add_argument("--trials", default=None,
+                       help="a trial list, enroll<TAB>test<TAB>1|0 per line, paths relative to "
+                            "it (runs that embed: speaker recognition)")
     where.add_argument("--evaluator", default=None, help="one of the run's config.evals")
     p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
     add_ensemble_arguments(p)
@@ -252,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="build, import, check, sample, cross and transcode corpora")
     data = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
-    p.add_argument("name", choices=("commands", "sentences"))
+    p.add_argument("name", choices=("commands", "sentences", "speakers"))
     p.add_argument("--data-dir", default=None,
                    help="default: $AUDIOJAX_DATA or ~/.cache/audiojax")
     p.add_argument("--size", choices=("tiny", "small", "full", "large"), default="small",

@@ -18,6 +18,7 @@ from typing import Sequence
 from audiojax import evaluators
 from audiojax.data.corpora import CONDITIONS
 from audiojax.data.splits import is_split
+from audiojax.data.trials import read_trials
 from audiojax.files import FileLock, atomic_write_text
 from audiojax.runs import restore_ensemble
 from audiojax.train import corpus_record
@@ -29,10 +30,12 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
              manifest: str | Path | None = None, evaluator: str | None = None,
              output: str | Path | None = None, batch_size: int | None = None,
              overrides: Sequence[str] = (), ensemble: Sequence[str | Path] = (),
-             last_checkpoints: int = 0) -> dict:
+             last_checkpoints: int = 0, trials: str | Path | None = None) -> dict:
     """Metrics of a run's checkpoint on a split of its corpus (default ``test``), a manifest
-    (the task's columns: ``path<TAB>label`` for clip tasks), or ``evaluator``, one of the run's
-    ``config.evals``.
+    (the task's columns: ``path<TAB>label`` for clip tasks), ``trials``, a trial list
+    (``enroll<TAB>test<TAB>1|0``: runs that embed, such as speaker recognition), or
+    ``evaluator``, one of the run's ``config.evals``. A split or manifest is scored by the
+    evaluator kind the task names for it (:meth:`~audiojax.tasks.base.Task.evaluator_kind`).
 
     Writes ``output`` (default :func:`result_path`: named by what was evaluated, so results of
     different data or settings never overwrite each other) and the task's plots beside it,
@@ -49,9 +52,11 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     (:meth:`~audiojax.tasks.base.Task.ensemble_step`: classification averages their class
     probabilities) on ``workdir``'s data; the metrics list them under ``ensemble``.
     """
-    given = [x for x in (split, manifest, evaluator) if x is not None]
+    given = [x for x in (split, manifest, evaluator, trials) if x is not None]
     if len(given) > 1:
-        raise ValueError("--split, --manifest, --evaluator: give one")
+        raise ValueError("--split, --manifest, --trials, --evaluator: give one")
+    if trials is not None:
+        read_trials(trials)  # a malformed list is refused before any checkpoint is read
     runs = restore_ensemble(workdir, checkpoint, overrides, ensemble, last_checkpoints)
     run = runs[0]
     if evaluator is not None:
@@ -59,11 +64,16 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
             raise ValueError(f"--evaluator {evaluator}: not one of the run's evaluators "
                              f"({', '.join(run.config.evals)})")
         spec, name = run.config.evals[evaluator], evaluator
+    elif trials is not None:
+        spec = evaluators.evaluator(str(Path(trials).resolve()), every_steps=0, kind="trials")
+        name = f"trials-{Path(trials).stem}"
     elif manifest is not None:
-        spec = evaluators.evaluator(str(Path(manifest).resolve()), every_steps=0)
+        data = str(Path(manifest).resolve())
+        spec = evaluators.evaluator(data, every_steps=0, kind=run.task.evaluator_kind(data))
         name = f"manifest-{Path(manifest).stem}"
     else:
-        spec, name = evaluators.evaluator(split or "test", every_steps=0), split or "test"
+        name = split or "test"
+        spec = evaluators.evaluator(name, every_steps=0, kind=run.task.evaluator_kind(name))
     if batch_size:
         spec = {**spec.to_dict(), "batch_size": batch_size}
     if is_split(spec["data"]):
@@ -79,7 +89,7 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     metrics = scorer.run(parallel.put_state(variables))
     who = (f"step {run.step}" if len(runs) == 1 else
            f"steps {', '.join(str(r.step) for r in runs)} (an ensemble of {len(runs)} checkpoints)")
-    if not math.isfinite(metrics["loss"]):
+    if not math.isfinite(metrics.get("loss", 0.0)):  # trials: embeddings are checked instead
         raise FloatingPointError(f"{run.workdir / 'checkpoints' / str(run.step)}: its loss on "
                                  f"{scorer.data} is {metrics['loss']} (a diverged checkpoint"
                                  f"{' in the ensemble' if len(runs) > 1 else ''})")
@@ -96,7 +106,7 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
         plotted = run.task.write_plots(output, metrics, title=f"{run.workdir.name} {who} on {name}")
     metrics["files"] = [str(output), *map(str, plotted)]
     metrics["headline"] = (f"{metrics['data']} at {who}: {run.task.headline(metrics)} "
-                           f"over {metrics['count']} clips")
+                           f"over {metrics['count']} {metrics.get('count_of', 'clips')}")
     return metrics
 
 
@@ -185,7 +195,8 @@ def _has_checkpoint(workdir: Path) -> bool:
 
 def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: str | None = None,
                     manifest: str | Path | None = None, evaluator: str | None = None,
-                    overrides: Sequence[str] = ()) -> tuple[list[dict], list[str]]:
+                    overrides: Sequence[str] = (), trials: str | Path | None = None
+                    ) -> tuple[list[dict], list[str]]:
     """``evaluate`` for every run workdir in a sweep folder (or any folder of workdirs), on the
     same data; each writes its own ``eval_<name>.json``, which ``audiojax report`` reads.
     Returns the metrics and, for runs skipped (no checkpoint yet, or broken), why."""
@@ -198,6 +209,7 @@ def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: s
             continue
         try:
             done.append(evaluate(workdir, checkpoint=checkpoint, split=split, manifest=manifest,
+                                 trials=trials,
                                  evaluator=evaluator, overrides=overrides))
         except (ValueError, OSError, FloatingPointError) as e:  # a broken run: say so, go on
             skipped.append(f"{workdir.name}: {e}")

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy.special import ndtri  # noqa: E402  # the normal quantile function (norm.ppf)
 
 
 def features_png(
@@ -134,4 +135,56 @@ def alignment_png(path: str | os.PathLike, alignment: np.ndarray, text: str, tit
     ax.set(xlabel="encoder frame", ylabel="decoded character", title=title)
     ax.title.set_fontsize(8)
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# DET axes: rates on the normal-deviate (probit) scale, labelled in percent.
+_DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
+_DET_LIMITS = (0.0005, 0.6)
+
+
+def det_png(path: str | os.PathLike, p_fa: np.ndarray, p_miss: np.ndarray, title: str = "",
+            eer: float | None = None) -> None:
+    """Detection error trade-off curve of a verification system: miss rate against false-alarm
+    rate, both ``(points,)`` (:func:`audiojax.tasks.speaker.metrics.det_curve`), on probit
+    axes from 0.05 % to 60 %, with the EER marked on the diagonal when given."""
+    # Rates of exactly 0 or 1 sit at -inf/+inf on these axes: clip just past the limits, so
+    # the curve runs to the frame instead of breaking off.
+    clip = lambda p: ndtri(np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4))  # noqa: E731
+    fig, ax = plt.subplots(figsize=(5, 5), constrained_layout=True)
+    ax.plot(clip(p_fa), clip(p_miss), lw=1.5, label="DET")
+    limits = ndtri(np.asarray(_DET_LIMITS))
+    ax.plot(limits, limits, color="0.6", lw=0.8, ls="--")
+    if eer is not None:
+        ax.plot(clip(eer), clip(eer), "o", color="C3", label=f"EER {100 * eer:.2f} %")
+        ax.legend(loc="upper right")
+    ticks, tick_labels = ndtri(np.asarray(_DET_TICKS)), [f"{100 * t:g}" for t in _DET_TICKS]
+    ax.set_xticks(ticks, tick_labels)
+    ax.set_yticks(ticks, tick_labels)
+    ax.set(xlim=limits, ylim=limits, xlabel="false-alarm rate (%)", ylabel="miss rate (%)",
+           title=title)
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def score_histogram_png(path: str | os.PathLike, edges: np.ndarray, target: np.ndarray,
+                        nontarget: np.ndarray, title: str = "",
+                        threshold: float | None = None) -> None:
+    """Target and non-target score distributions overlaid, from their counts ``target (bins,)``
+    and ``nontarget (bins,)`` on shared bin ``edges (bins + 1,)`` (``np.histogram``'s), drawn as
+    densities (non-targets usually far outnumber targets); the decision threshold as a
+    vertical line when given."""
+    edges = np.asarray(edges, np.float64)
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    for counts, name, color in ((nontarget, "non-target", "C0"), (target, "target", "C1")):
+        counts = np.asarray(counts, np.float64)
+        if counts.sum():
+            ax.stairs(counts / (counts.sum() * np.diff(edges)), edges, fill=True, alpha=0.5,
+                      color=color, label=f"{name} ({int(counts.sum())})")
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.3g}")
+    ax.set(xlabel="score", ylabel="density", title=title)
+    ax.legend()
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -17,6 +17,7 @@ from audiojax.tasks import task_class
 from audiojax.train.checkpoint import Checkpoints
 from audiojax.train.defaults import validate
 from audiojax.train.loop import optimizer_for, read_run_config, state_template
+from audiojax.train.metrics_log import read_metrics
 from audiojax.train.step import all_finite
 
 
@@ -142,6 +143,7 @@ class _Opener:
     restore = staticmethod(restore)
     ensemble = staticmethod(restore_ensemble)
     config = staticmethod(read_config)
+    metrics = staticmethod(read_metrics)
 
 
 OPENER = _Opener()

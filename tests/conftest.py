@@ -86,6 +86,14 @@ def tiny_sentences(tiny_data_dir):
     return build("sentences", tiny_data_dir, size="tiny", seed=0, progress=False)
 
 
+@pytest.fixture(scope="session")
+def tiny_speakers(tiny_data_dir):
+    """The tiny ``speakers`` corpus: a CorpusSummary (``.path``, ``.info``), trial lists."""
+    from audiojax.data.corpora import build
+
+    return build("speakers", tiny_data_dir, size="tiny", seed=0, progress=False)
+
+
 # --- running the trainer and reading its checkpoints (shared by the trainer tests) ------------
 
 ROOT = Path(__file__).resolve().parents[1]

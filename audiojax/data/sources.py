@@ -57,7 +57,7 @@ __all__ = [
     "open_source",
 ]
 
-LOCAL_CORPORA = ("commands", "sentences")
+LOCAL_CORPORA = ("commands", "sentences", "speakers")
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 
@@ -167,6 +167,26 @@ class ManifestSource:
 
     def __repr__(self) -> str:
         return f"ManifestSource({str(Path(self.path).resolve())!r}, n={len(self)})"
+
+
+class FilesSource:
+    """Audio files as a source without labels (inference on files): ``origin`` names what
+    listed them in the errors about them."""
+
+    labels = None
+    sample_rate = None
+    signals: Mapping[str, Signal] = {}
+
+    def __init__(self, files: Sequence[str], origin: str):
+        self.files, self.origin = list(files), origin
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        path = self.files[index]
+        return {"audio": path, "sample_rate": None, "label": "", "speaker": "", "id": path,
+                "origin": self.origin}
 
 
 def _info_labels(folder: Path) -> list[str] | None:

@@ -19,7 +19,8 @@ from typing import Any, Callable, Protocol
 
 import ml_collections
 
-KINDS = {"clips": "audiojax.evaluators.clips:ClipsEvaluator"}
+KINDS = {"clips": "audiojax.evaluators.clips:ClipsEvaluator",
+         "trials": "audiojax.evaluators.trials:TrialsEvaluator"}
 SPEC_KEYS = ("kind", "data", "every_steps", "batch_size")
 
 

@@ -23,6 +23,7 @@ from audiojax.models.classifiers import LogMelCNN, WaveformCNN
 from audiojax.models.gru_classifier import GRUClassifier
 from audiojax.models.samplernn import SampleRNN
 from audiojax.models.seq2seq import Recognizer
+from audiojax.models.speaker import ECAPATDNN, SpeakerGRU, XVector
 from audiojax.models.wavenet import WaveNet
 
 REGISTRY: dict[str, type[nn.Module]] = {
@@ -33,6 +34,9 @@ REGISTRY: dict[str, type[nn.Module]] = {
     "samplernn": SampleRNN,
     "gru_classifier": GRUClassifier,
     "recognizer": Recognizer,
+    "xvector": XVector,
+    "ecapa_tdnn": ECAPATDNN,
+    "speaker_gru": SpeakerGRU,
 }
 
 # Fields the trainer fills in; never config keys.

@@ -40,6 +40,8 @@ class Task(abc.ABC):
         not config keys.
       inference_keys: config keys (or sections) that ``audiojax evaluate`` and the task's
         commands may override (``--config.KEY=VALUE`` or the task's options).
+      loss_takes_step: whether :meth:`loss` takes the training step as ``step=`` (an int32
+        scalar: schedules inside a loss, such as a margin's warm-up).
 
     Attributes:
       config: the run's config; labels: its ``labels.json``; model: the linen module;
@@ -50,6 +52,7 @@ class Task(abc.ABC):
     columns: ClassVar[tuple[Column, ...]] = CLIP_COLUMNS
     provides: ClassVar[tuple[str, ...]] = ()
     inference_keys: ClassVar[tuple[str, ...]] = ("batch_size", "data.on_bad")
+    loss_takes_step: ClassVar[bool] = False
     label_to_id: Any = None
     model: Any
 
@@ -125,6 +128,11 @@ class Task(abc.ABC):
         tuple of theirs (``audiojax evaluate --ensemble``). Default: refused, by task."""
         raise ValueError(f"--ensemble: a {self.config.task} run has no ensembles (only tasks "
                          f"whose outputs average, as classification's probabilities, have)")
+
+    def evaluator_kind(self, data: str) -> str:
+        """The evaluator kind (:data:`audiojax.evaluators.KINDS`) that scores ``data`` (a split
+        or a manifest) for ``audiojax evaluate --split/--manifest``."""
+        return "clips"
 
     def headline(self, metrics: dict) -> str:
         return f"loss {metrics['loss']:.4f}"

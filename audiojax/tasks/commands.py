@@ -82,6 +82,11 @@ class RunOpener(Protocol):
 
     def config(self, workdir: str | Path) -> Any: ...
 
+    def metrics(self, workdir: str | Path) -> list[dict]:
+        """The run's ``metrics.jsonl`` records (``step``, ``split``: the evaluator or train,
+        and its scalars), in the order written."""
+        ...
+
 
 def add_run_arguments(parser: argparse.ArgumentParser, options: Sequence[Option] = ()) -> None:
     """``--workdir``, ``--checkpoint`` and the task's inference ``options``."""

@@ -248,7 +248,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
             for e in due:
                 last[e.name] = result = e.run(placed.variables)
                 log.write(step, e.name, scalars(result))
-                if not np.isfinite(result["loss"]):
+                if not np.isfinite(result.get("loss", 0.0)):  # trials check their embeddings
                     stop(step, f"evaluator {e.name}'s loss is {result['loss']}")
                 ranked.update({f"{e.name}/{k}": v for k, v in scalars(result).items()})
                 bar.write(f"step {step}: {e.name} " + ", ".join(

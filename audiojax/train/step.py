@@ -37,9 +37,11 @@ def make_train_step(task, tx: optax.GradientTransformation, schedule: optax.Sche
     it was given (and ``finite = 0``), so the last good state survives for the loop to stop on.
     """
 
-    def grads_of(params, batch_stats, batch, rng, axis_name):
+    def grads_of(params, batch_stats, batch, rng, axis_name, step):
+        extra = {"step": step} if task.loss_takes_step else {}
+
         def loss_fn(p):
-            return task.loss(p, batch_stats, batch, rng, axis_name)
+            return task.loss(p, batch_stats, batch, rng, axis_name, **extra)
 
         (_, (batch_stats, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         return grads, batch_stats, metrics
@@ -48,7 +50,7 @@ def make_train_step(task, tx: optax.GradientTransformation, schedule: optax.Sche
         rng, step_rng = jax.random.split(state.rng)
         if accumulate == 1:
             grads, batch_stats, metrics = grads_of(state.params, state.batch_stats, batch,
-                                                   step_rng, axis_name)
+                                                   step_rng, axis_name, state.step)
         else:
             micro = jax.tree.map(lambda x: x.reshape((accumulate, -1) + x.shape[1:]), batch)
 
@@ -56,7 +58,8 @@ def make_train_step(task, tx: optax.GradientTransformation, schedule: optax.Sche
                 total, batch_stats = carry
                 i, piece = inputs
                 grads, batch_stats, metrics = grads_of(state.params, batch_stats, piece,
-                                                       jax.random.fold_in(step_rng, i), axis_name)
+                                                       jax.random.fold_in(step_rng, i), axis_name,
+                                                       state.step)
                 return (jax.tree.map(jnp.add, total, grads), batch_stats), metrics
 
             zeros = jax.tree.map(jnp.zeros_like, state.params)

@@ -38,14 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-from audiojax.data import CORPUS_SPLITS, corpus_dir, default_data_dir
+from audiojax.data import SPLITS, corpus_dir, default_data_dir
 from audiojax.data.corpora.commands import WORDS
 from audiojax.data.corpora.voices import SynthesisError, Voice
 
 CORPORA = {
     "commands": "keyword spotting: the 35 Speech Commands v2 words, 1 s at 16 kHz",
     "sentences": "speech recognition: short English sentences, normalized transcripts",
+    "speakers": "speaker recognition: voice configurations reading sentences, with trial lists",
 }
+TFDS_CORPORA = ("commands", "sentences")  # the corpora with a TFDS copy
 SIZES = ("tiny", "small", "full", "large")   # large: sentences only
 
 __all__ = ["CORPORA", "SIZES", "WORDS", "CorpusSummary", "SynthesisError", "Voice", "build",
@@ -72,19 +74,26 @@ class CorpusSummary:
     def __str__(self) -> str:
         how = "already built" if self.reused else f"built in {self.seconds:.1f} s"
         lines = [f"{self.name} ({self.size}, seed {self.seed}) at {self.path}  [{how}]",
-                 f"{'split':<11} {'clips':>7} {'speakers':>8} {'hours':>7}  engines"]
+                 f"{'split':<14} {'clips':>7} {'speakers':>8} {'hours':>7}  engines"]
         tot = [0, 0, 0.0]
-        for s in CORPUS_SPLITS:
+        for s in self.splits:
             if s == "test_clean":  # the test clips again, not more of them
                 continue
             d = self.splits[s]
-            lines.append(f"{s:<11} {d['clips']:>7} {d['speakers']:>8} {d['hours']:>7.3f}  "
+            lines.append(f"{s:<14} {d['clips']:>7} {d['speakers']:>8} {d['hours']:>7.3f}  "
                          + ",".join(d["engines"]))
             tot[0] += d["clips"]
-            tot[1] += d["speakers"]
+            tot[1] += d["speakers"] if s in SPLITS else 0  # identification: training speakers
             tot[2] += d["hours"]
-        lines.append(f"{'total':<11} {tot[0]:>7} {tot[1]:>8} {tot[2]:>7.3f}  "
+        lines.append(f"{'total':<14} {tot[0]:>7} {tot[1]:>8} {tot[2]:>7.3f}  "
                      f"(test-only engine: {self.info.get('held_out_engine')})")
+        if "trials" in self.info:  # speakers: how many persons the configurations come from
+            groups = {s: len(d["voice_groups"]) for s, d in self.splits.items()}
+            lines.append(f"speakers are voice configurations (pitch centres "
+                         f"{', '.join(map(str, self.info['pitch_centres']))}) of voice groups "
+                         f"(persons): {', '.join(f'{s} {n}' for s, n in groups.items())}")
+            lines += [f"trials_{s}.tsv: {c['target']} target, {c['nontarget']} different-person; "
+                      f"siblings: {c['sibling']} same-person pairs" for s, c in self.info["trials"].items()]
         if self.tfds_dir is not None:
             lines.append(f"tfds: audiojax_{self.name}/{self.size} in {self.tfds_dir}")
         return "\n".join(lines)
@@ -114,7 +123,8 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
       progress: show a tqdm progress bar on stderr.
       workers: processes (default: 2 or the CPU count if lower; tiny uses 1). Does not change
         the result.
-      tfds: also write the TFDS (array_record) copy under ``DATA_DIR/tfds``.
+      tfds: also write the TFDS (array_record) copy under ``DATA_DIR/tfds`` (of the
+        :data:`TFDS_CORPORA`).
 
     Returns:
       A :class:`CorpusSummary`; ``print()`` it for the per-split table.
@@ -154,7 +164,7 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     tfds_dir = None
-    if tfds:
+    if tfds and name in TFDS_CORPORA:
         from audiojax.data.corpora import tfds_builders
         tfds_builders.prepare(name, size, data_dir, out, info["fingerprint"], progress=progress)
         tfds_dir = data_dir / "tfds"

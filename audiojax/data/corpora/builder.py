@@ -30,12 +30,14 @@ import numpy as np
 import soundfile as sf
 
 from audiojax.data import CORPUS_SPLITS, SPLITS
-from audiojax.data.corpora import acoustics, commands, sentences, voices as V
+from audiojax.data.corpora import acoustics, commands, sentences, speakers, voices as V
 
 SR = 16000
 FORMAT_VERSION = 3  # 2: test_clean.tsv; 3: the checked-in split table, renders, dry clips
-_CORPUS_CODE = {"commands": 1, "sentences": 2}
+_CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3}
 SPLIT_TABLE = Path(__file__).with_name("voice_splits.tsv")
+TASKS = {"commands": "keyword spotting", "sentences": "speech recognition",
+         "speakers": "speaker recognition"}
 # Of one accent's espeak-ng variants together: clips as many as this many base voices.
 VARIANTS_WEIGHT = 2.0
 
@@ -51,6 +53,12 @@ class SizeSpec:
     bank_voices: int = 12                # babble bank: voices per split
     bank_utts: int = 4                   # babble bank: utterances per voice
     workers: int | None = None           # None: min(2, cpus)
+    # speakers: each voice at these pitch centres is a speaker, speaking this many utterances
+    # (training speakers: `identification` more, held out), with this many target trials each.
+    pitches: tuple[float, ...] = (1.0,)
+    utterances: int = 0
+    identification: int = 0
+    trials_per_speaker: int = 0
 
 
 # Voices of all three splits of voice_splits.tsv; flite only in test: an engine training never hears.
@@ -73,7 +81,21 @@ SIZES = {
         # corpus's recordings (experiments/README.md).
         "large": SizeSpec(None, None, 24, 10500, train_factor=4.0),
     },
+    "speakers": {
+        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES + ("flite-rms",), 0, 0, bank_voices=4,
+                         bank_utts=2, workers=1, utterances=4, identification=1,
+                         trials_per_speaker=3),
+        "small": SizeSpec(None, None, 6, 0, pitches=(0.92, 1.08), utterances=8,
+                          identification=2, trials_per_speaker=8),
+        "full": SizeSpec(None, None, 24, 0, pitches=(0.88, 1.0, 1.12), utterances=16,
+                         identification=4, trials_per_speaker=12),
+    },
 }
+
+
+def corpus_splits(name: str) -> tuple[str, ...]:
+    """The manifests a corpus has: ``CORPUS_SPLITS``, and ``speakers``' identification split."""
+    return CORPUS_SPLITS + (("identification",) if name == "speakers" else ())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +103,10 @@ class Clip:
     index: int
     split: str
     voice: V.Voice
-    label: str           # command word or normalized transcript
+    label: str           # command word or normalized transcript (speakers: the text spoken)
     rep: int
+    speaker: str = ""    # speakers: the voice configuration (default: the voice)
+    pitch: float = 0.0   # speakers: the configuration's pitch centre (0: drawn per clip)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,6 +180,11 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
                 for r in range(max(1, round(factor * base * weights[v.id]))):
                     clips.append(Clip(len(clips), split, v, pool[order[k % len(order)]], r))
                     k += 1
+    elif name == "speakers":
+        rows = speakers.plan_rows(split_voices, spec.pitches, spec.utterances,
+                                  spec.identification, seed, _text_pools())
+        for r, (split, voice, speaker, pitch, text) in enumerate(rows):
+            clips.append(Clip(len(clips), split, voice, text, r, speaker, pitch))
     else:
         raise ValueError(name)
     return clips
@@ -219,10 +248,14 @@ def _init_worker(state):
     _STATE.update(state)
 
 
-def _synth_params(seed, code, index, aug: acoustics.AugmentConfig) -> tuple[float, float]:
-    """A clip's engine speaking rate and pitch factors (one synthesis for all its renders)."""
-    rng = np.random.default_rng([seed, code, index, 0])
-    return float(rng.uniform(*aug.rate)), float(rng.uniform(*aug.pitch))
+def _synth_params(seed, code, clip: Clip, aug: acoustics.AugmentConfig) -> tuple[float, float]:
+    """A clip's engine speaking rate and pitch factors (one synthesis for all its renders):
+    the pitch within ``speakers.PITCH_JITTER`` of a configuration's centre when it has one."""
+    rng = np.random.default_rng([seed, code, clip.index, 0])
+    rate, pitch = float(rng.uniform(*aug.rate)), float(rng.uniform(*aug.pitch))
+    if clip.pitch:
+        pitch = clip.pitch * float(rng.uniform(1 - speakers.PITCH_JITTER, 1 + speakers.PITCH_JITTER))
+    return rate, pitch
 
 
 def _render_params(seed, code, index, render, aug: acoustics.AugmentConfig):
@@ -264,7 +297,7 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
     name, seed, root, aug = st["name"], st["seed"], Path(st["root"]), st["aug"]
     code = _CORPUS_CODE[name]
     voice = unit[0].voice
-    params = [_synth_params(seed, code, c.index, aug) for c in unit]
+    params = [_synth_params(seed, code, c, aug) for c in unit]
     ys = V.synthesize_many(voice, [(c.label, rate, pitch) for c, (rate, pitch) in zip(unit, params)],
                            sr=SR, workdir=st["tmp"])
     rows = []
@@ -272,7 +305,9 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
         y0 = acoustics.trim_silence(y0, SR)
         if voice.engine in _PITCH_AFTER:
             y0 = acoustics.pitch_shift(y0, SR, pitch)
-        streams = [s for vid, (g, s) in st["bank"][c.split].items() if g != voice.group]
+        # Held-out utterances of training speakers are recorded with the training babble.
+        bank = st["bank"]["train" if c.split == "identification" else c.split]
+        streams = [s for g, s in bank.values() if g != voice.group]
         for render in range(st["renders"] if c.split == "train" else 1):
             spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, render, aug)
             y = acoustics.trim_silence(acoustics.tempo(acoustics.speed(y0, spd), SR, tmp), SR)
@@ -286,14 +321,16 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
             if c.split == "test" and st["clean_test"]:  # the same placed utterance at the same level, nothing added
                 level = acoustics.db_to_amp(aug_params["peak_dbfs"])
                 recordings.append(("test_clean", buf * level, {"peak_dbfs": aug_params["peak_dbfs"]}))
+            speaker = c.speaker or voice.id
             for split, y, rec_params in recordings:
                 pcm = acoustics.to_int16(y)
-                rel = f"wav/{split}/{voice.id}/{stem}.wav"
+                rel = f"wav/{split}/{speaker}/{stem}.wav"
                 path = root / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(str(path), pcm, SR, subtype="PCM_16")
+                text = {"label": speaker, "text": c.label} if name == "speakers" else {"label": c.label}
                 rows.append({"index": c.index, "render": render, "split": split, "path": rel,
-                             "label": c.label, "speaker": voice.id, "engine": voice.engine,
+                             **text, "speaker": speaker, "voice": voice.id, "engine": voice.engine,
                              "group": voice.group, "seconds": pcm.size / SR,
                              "synth": {"rate": round(rate, 3), "pitch": round(pitch, 3),
                                        "speed": round(spd, 3), "tempo": round(tmp, 3)},
@@ -401,7 +438,8 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
                           f"{name}/{size}", progress)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for split in CORPUS_SPLITS:
+    splits = corpus_splits(name)
+    for split in splits:
         with open(root / f"{split}.tsv", "w") as f:
             for r in rows:
                 if r["split"] == split:
@@ -410,7 +448,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         for r in rows:
             f.write(json.dumps(r, sort_keys=True) + "\n")
     split_info = {}
-    for split in CORPUS_SPLITS:
+    for split in splits:
         rs = [r for r in rows if r["split"] == split]
         split_info[split] = {
             "clips": len(rs),
@@ -420,14 +458,20 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
             "voice_groups": sorted({r["group"] for r in rs}),
             "voices": sorted({r["speaker"] for r in rs}),
         }
-    labels = list(commands.WORDS) if name == "commands" else None
+    trials = None
+    if name == "speakers":  # the classes: the training split's voice configurations
+        labels = split_info["train"]["voices"]
+        trials = speakers.write_trial_lists(root, rows, seed, spec.trials_per_speaker)
+    else:
+        labels = list(commands.WORDS) if name == "commands" else None
     return {
         "name": name, "size": size, "seed": seed, "sample_rate": SR,
-        "task": "keyword spotting" if name == "commands" else "speech recognition",
+        "task": TASKS[name],
         "clip_seconds": 1.0 if name == "commands" else None,
         "labels": labels,
-        "transcript_alphabet": None if labels else "abcdefghijklmnopqrstuvwxyz' ",
+        "transcript_alphabet": "abcdefghijklmnopqrstuvwxyz' " if name == "sentences" else None,
         "splits": split_info,
+        **({"trials": trials, "pitch_centres": list(spec.pitches)} if trials else {}),
         "held_out_engine": held,
         "augmentation": dataclasses.asdict(aug),
         "versions": {"format": FORMAT_VERSION, "engines": V.engine_versions(),
@@ -442,7 +486,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
 def manifest_fingerprint(root: Path, name: str, size: str, seed: int) -> str:
     """Identifies a build: its manifests, name, size, seed and format version."""
     h = hashlib.sha256(json.dumps([name, size, seed, FORMAT_VERSION]).encode())
-    for split in CORPUS_SPLITS:
+    for split in corpus_splits(name):
         h.update((root / f"{split}.tsv").read_bytes())
     return h.hexdigest()[:16]
 
