@@ -18,12 +18,17 @@ NONFREE_VOICE_PACKAGES := mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbr
   mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-fr1 mbrola-fr4 \
   mbrola-gr2 mbrola-hu1 mbrola-nl2 mbrola-pl1 mbrola-ro1 mbrola-sw1 mbrola-sw2 \
   libttspico-utils rhvoice rhvoice-english
+# The MBROLA databases of other languages: more persons for the speakers corpus
+# (`make speaker-voices`; audiojax/data/corpora/voices.py, MBROLA_OTHER_VOICES).
+SPEAKER_VOICE_PACKAGES := $(foreach db,ar1 ar2 br1 br2 br3 br4 ca1 ca2 cr1 cz1 cz2 ee1 es1 es2 \
+  es3 es4 fr2 fr3 fr5 fr6 fr7 de7 de8 gr1 hb1 hb2 ic1 id1 ir1 it1 it2 it3 it4 jp1 jp2 \
+  jp3 la1 lt1 lt2 ma1 mx1 mx2 nl1 nl3 nz1 pt1 tl1 tr1 tr2 vz1,mbrola-$(db))
 DEBIAN_SOURCES := /etc/apt/sources.list.d/debian.sources
 NONFREE_SOURCES := /etc/apt/sources.list.d/audiojax-nonfree.sources
 # The full device and bfloat16 matrix is marked slow: `make test PYTEST_ARGS="-n 2"` runs it too.
 PYTEST_ARGS ?= -n 2 -m "not slow"
 
-.PHONY: main demo test setup system-packages voices bench clean
+.PHONY: main demo test setup system-packages voices speaker-voices bench clean
 
 MAIN_RUN := runs/kws_compact_cnn_small
 MAIN_CORPUS := $${AUDIOJAX_DATA:-$$HOME/.cache/audiojax}/commands_small
@@ -71,6 +76,9 @@ voices: system-packages
 	    || echo "note: contrib/non-free voices unavailable; the corpora use the voices installed"; \
 	elif [ -n "$$missing" ]; then \
 	  echo "note: enable contrib/non-free (Debian) or multiverse (Ubuntu) for $$missing"; fi
+
+speaker-voices: voices
+	$(MAKE) voices NONFREE_VOICE_PACKAGES="$(SPEAKER_VOICE_PACKAGES)"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -32,5 +32,4 @@ def get_config(variant=None):
         c.model.channels = 128
         c.model.mfa_channels = 384
         c.model.embedding_dim = 128
-        c.num_train_steps = 1500
     return apply_variant(c, variant)

@@ -51,5 +51,4 @@ def get_config(variant=None):
         c.model.channels = (256, 256, 256, 256)
         c.model.pooling_channels = 768
         c.model.embedding_dim = 128
-        c.num_train_steps = 1500
     return apply_variant(c, variant)

@@ -182,7 +182,8 @@ def full_voice_set() -> list:
     vs += voices.with_variants(vs, 6)
     vs += [voices.Voice("flite", n, g) for n, g in voices.FLITE_VOICES.items()]
     vs += [voices.Voice("festival", n, g) for n, (g, _) in voices.FESTIVAL_VOICES.items()]
-    vs += [voices.Voice("mbrola", n, f"mbrola-{d}") for n, d in voices.MBROLA_VOICES.items()]
+    vs += [voices.Voice("mbrola", n, f"mbrola-{d}") for n, d in
+           {**voices.MBROLA_VOICES, **voices.MBROLA_OTHER_VOICES}.items()]
     vs += [voices.Voice("pico", n, g) for n, g in voices.PICO_VOICES.items()]
     vs += [voices.Voice("rhvoice", n, g) for n, g in voices.RHVOICE_VOICES.items()]
     return vs

@@ -175,6 +175,32 @@ def groups_rows(task: Task) -> bool:
     return type(task).per_group is not Task.per_group
 
 
+def gather_outputs(sums: dict, rows: dict, axis_name: str | None) -> dict:
+    """An eval step's outputs: ``sums`` over the batch (``psum`` under pmap) and per-example
+    ``rows`` (``all_gather`` under pmap: the whole global batch's, in order)."""
+    if axis_name is not None:
+        sums = jax.lax.psum(sums, axis_name)
+        rows = jax.lax.all_gather(rows, axis_name, tiled=True)
+    return {**sums, **rows}
+
+
+def combine_hits(collected: dict | None, out: dict) -> dict:
+    """:meth:`Task.combine` for outputs of sums plus per-example ``hits`` and ``mask``: adds the
+    sums, keeps the hits of ``mask`` rows, in order."""
+    out = jax.device_get(out)
+    hits = np.asarray(out.pop("hits")).reshape(-1)[np.asarray(out.pop("mask")).reshape(-1)]
+    if collected is None:
+        return {**out, "hits": [hits]}
+    return {**{k: collected[k] + out[k] for k in out}, "hits": collected["hits"] + [hits]}
+
+
+def accuracy_per_group(collected: dict, groups: list[str]) -> dict:
+    """:meth:`Task.per_group` of :func:`combine_hits`'s collection: ``{group: {"accuracy",
+    "count"}}``."""
+    hits = np.concatenate(collected["hits"])
+    return per_group_rows(groups, lambda idx: {"accuracy": float(hits[idx].mean())})
+
+
 def per_group_rows(groups: list[str], score) -> dict:
     """``{group: score(indices of its rows) + count}``, groups sorted: the shared body of
     :meth:`Task.per_group` for tasks that keep per-row outputs."""

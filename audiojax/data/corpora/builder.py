@@ -56,6 +56,7 @@ class SizeSpec:
     # speakers: each voice at these pitch centres is a speaker, speaking this many utterances
     # (training speakers: `identification` more, held out), with this many target trials each.
     pitches: tuple[float, ...] = (1.0,)
+    all_languages: bool = False          # voices made for other languages too (MBROLA's)
     utterances: int = 0
     identification: int = 0
     trials_per_speaker: int = 0
@@ -85,10 +86,10 @@ SIZES = {
         "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES + ("flite-rms",), 0, 0, bank_voices=4,
                          bank_utts=2, workers=1, utterances=4, identification=1,
                          trials_per_speaker=3),
-        "small": SizeSpec(None, None, 6, 0, pitches=(0.92, 1.08), utterances=8,
-                          identification=2, trials_per_speaker=8),
-        "full": SizeSpec(None, None, 24, 0, pitches=(0.88, 1.0, 1.12), utterances=16,
-                         identification=4, trials_per_speaker=12),
+        "small": SizeSpec(None, None, 6, 0, pitches=(0.92, 1.08), all_languages=True,
+                          utterances=8, identification=2, trials_per_speaker=8),
+        "full": SizeSpec(None, None, 24, 0, pitches=(0.88, 1.0, 1.12), all_languages=True,
+                         utterances=16, identification=4, trials_per_speaker=12),
     },
 }
 
@@ -114,7 +115,7 @@ class Clip:
 
 
 def select_voices(spec: SizeSpec) -> list[V.Voice]:
-    base = V.discover(spec.engines)
+    base = V.discover(spec.engines, spec.all_languages)
     if spec.voice_names is not None:
         base = [v for v in base if v.id in spec.voice_names]
     return sorted(base + V.with_variants(base, spec.variants_per_accent), key=lambda v: v.id)

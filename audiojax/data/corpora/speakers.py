@@ -4,9 +4,12 @@ A speaker is one voice *configuration*: a synthesizer voice (an espeak-ng accent
 an MBROLA database, a flite/festival/RHVoice/pico voice of a recorded person) at one of the
 size's pitch centres. Each utterance of a configuration keeps its pitch within
 :data:`PITCH_JITTER` of the centre and draws its own speaking rate, text, room, noise and
-channel, so what stays the same across a speaker's utterances is the voice itself. Training
-classes are the training split's configurations; splits stay disjoint by voice group (one
-recorded person, or one espeak accent) through the shared ``voice_splits.tsv``.
+channel, so what stays the same across a speaker's utterances is the voice itself. The
+small and full sizes also take the MBROLA databases of other languages (50 more recorded
+persons, reading the English sentences with their language's rules: identity does not depend
+on the language). Training classes are the training split's configurations; splits stay
+disjoint by voice group (one recorded person, or one espeak accent) through the shared
+``voice_splits.tsv``.
 
 Besides ``train``, ``validation``, ``test`` and ``test_clean`` the corpus has
 ``identification``: held-out utterances of the training speakers (closed-set identification

@@ -55,6 +55,16 @@ MBROLA_VOICES = {
     "mb-fr4-en": "fr4", "mb-gr2-en": "gr2", "mb-hu1-en": "hu1", "mb-nl2-en": "nl2",
     "mb-pl1-en": "pl1", "mb-ro1-en": "ro1", "mb-sw1-en": "sw1", "mb-sw2-en": "sw2",
 }
+# MBROLA databases of other languages, each a recorded person, spoken through espeak-ng's
+# voice for its language (English text read with that language's rules): more persons for the
+# speakers corpus (speaker identity does not depend on the language spoken), where
+# :func:`discover` is asked for ``all_languages``. Not the Hindi ones (in1, in2): silent on
+# some English words.
+MBROLA_OTHER_VOICES = {f"mb-{db}": db for db in (
+    "ar1", "ar2", "br1", "br2", "br3", "br4", "ca1", "ca2", "cr1", "cz1", "cz2", "ee1", "es1",
+    "es2", "es3", "es4", "fr2", "fr3", "fr5", "fr6", "fr7", "de7", "de8", "gr1", "hb1", "hb2",
+    "ic1", "id1", "ir1", "it1", "it2", "it3", "it4", "jp1", "jp2", "jp3", "la1",
+    "lt1", "lt2", "ma1", "mx1", "mx2", "nl1", "nl3", "nz1", "pt1", "tl1", "tr1", "tr2", "vz1")}
 PICO_VOICES = {"en-US": "pico-us", "en-GB": "pico-gb"}
 RHVOICE_VOICES = {"alan": "cmu-awb", "bdl": "cmu-bdl", "clb": "cmu-clb", "slt": "cmu-slt",
                   "evgeniy-eng": "rh-evgeniy", "lyubov": "rh-lyubov"}
@@ -73,8 +83,11 @@ class SynthesisError(RuntimeError):
 
     def __init__(self, voice: "Voice | str", text: str, problem: str):
         self.voice = str(voice)
-        self.text = text
+        self.text, self.problem = text, problem
         super().__init__(f"voice {self.voice}: synthesizing {text!r} failed: {problem}")
+
+    def __reduce__(self):  # survives the trip back from a corpus builder's worker process
+        return (SynthesisError, (self.voice, self.text, self.problem))
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -131,10 +144,11 @@ def _flite_voices() -> frozenset[str]:
     return frozenset(out.replace("Voices available:", "").split())
 
 
-def discover(engines: Sequence[str] | None = None) -> list[Voice]:
+def discover(engines: Sequence[str] | None = None, all_languages: bool = False) -> list[Voice]:
     """Installed base voices (no espeak-ng variants), in a fixed order.
 
-    ``engines`` restricts the engines looked at (default: all of :data:`ENGINES`).
+    ``engines`` restricts the engines looked at (default: all of :data:`ENGINES`);
+    ``all_languages`` adds the voices made for other languages (:data:`MBROLA_OTHER_VOICES`).
     """
     engines = ENGINES if engines is None else tuple(engines)
     found: list[Voice] = []
@@ -156,6 +170,9 @@ def discover(engines: Sequence[str] | None = None) -> list[Voice]:
         known = _espeak_voice_files()
         for v, db in MBROLA_VOICES.items():
             if _first_dir(MBROLA_DIRS, db) and (v in known or v.removesuffix("-en") in known):
+                found.append(Voice("mbrola", v, f"mbrola-{db}"))
+        for v, db in MBROLA_OTHER_VOICES.items() if all_languages else ():
+            if _first_dir(MBROLA_DIRS, db) and v in known:
                 found.append(Voice("mbrola", v, f"mbrola-{db}"))
     if "pico" in engines and _which("pico2wave"):
         for v, g in PICO_VOICES.items():

@@ -23,7 +23,8 @@ from audiojax import plots
 from audiojax.data.augment import time_shift
 from audiojax.masking import masked_mean
 from audiojax.tasks.augment import augment_batch, augment_defaults
-from audiojax.tasks.base import Task, bootstrap_interval, per_group_rows
+from audiojax.tasks.base import (Task, accuracy_per_group, bootstrap_interval, combine_hits,
+                                 gather_outputs)
 
 
 class Classification(Task):
@@ -131,24 +132,16 @@ class Classification(Task):
         confusion = jnp.einsum("b,bi,bj->ij", valid, jax.nn.one_hot(batch["label"], n),
                                jax.nn.one_hot(guesses, n))
         sums = {"loss": (losses * valid).sum(), "count": valid.sum(), "confusion": confusion}
-        rows = {"hits": guesses == batch["label"], "mask": batch["mask"]}
-        if axis_name is not None:
-            sums = jax.lax.psum(sums, axis_name)
-            rows = jax.lax.all_gather(rows, axis_name, tiled=True)  # the whole batch's rows
-        return {**sums, **rows}
+        return gather_outputs(sums, {"hits": guesses == batch["label"], "mask": batch["mask"]},
+                              axis_name)
 
     def combine(self, collected: dict | None, out: dict) -> dict:
         """Adds a batch's ``eval_step`` sums; keeps its rows' hits (``mask`` rows only) in order."""
-        out = jax.device_get(out)
-        hits = np.asarray(out.pop("hits")).reshape(-1)[np.asarray(out.pop("mask")).reshape(-1)]
-        if collected is None:
-            return {**out, "hits": [hits]}
-        return {**{k: collected[k] + out[k] for k in out}, "hits": collected["hits"] + [hits]}
+        return combine_hits(collected, out)
 
     def per_group(self, collected: dict, groups: list[str]) -> dict:
         """``{group: {"accuracy", "count"}}``."""
-        hits = np.concatenate(collected["hits"])
-        return per_group_rows(groups, lambda idx: {"accuracy": float(hits[idx].mean())})
+        return accuracy_per_group(collected, groups)
 
     def check_source(self, source, where: str) -> None:
         """Refuses a source (e.g. a manifest to evaluate on) holding labels the model lacks."""

@@ -30,7 +30,8 @@ from audiojax.data.sources import FilesSource
 from audiojax.data.splits import loader_for
 from audiojax.masking import masked_mean
 from audiojax.tasks.augment import augment_batch, augment_defaults
-from audiojax.tasks.base import Task, bootstrap_interval, per_group_rows
+from audiojax.tasks.base import (Task, accuracy_per_group, bootstrap_interval, combine_hits,
+                                 gather_outputs)
 from audiojax.tasks.speaker import metrics as M
 
 LOSSES = ("aam", "softmax")
@@ -166,8 +167,8 @@ class SpeakerRecognition(Task):
 
     def embed_step(self, variables, batch, axis_name):
         """Per-row embeddings with their ``mask`` (all rows of the global batch under pmap)."""
-        rows = {"embedding": self.embed(variables, batch), "mask": batch["mask"]}
-        return rows if axis_name is None else jax.lax.all_gather(rows, axis_name, tiled=True)
+        return gather_outputs({}, {"embedding": self.embed(variables, batch),
+                                   "mask": batch["mask"]}, axis_name)
 
     def embed_files(self, embed_batch, files: list[str], origin: str,
                     batch_size: int) -> dict[str, np.ndarray]:
@@ -206,22 +207,14 @@ class SpeakerRecognition(Task):
         valid = batch["mask"].astype(jnp.float32)
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
         sums = {"loss": (losses * valid).sum(), "count": valid.sum()}
-        rows = {"hits": head.argmax(-1) == batch["label"], "mask": batch["mask"]}
-        if axis_name is not None:
-            sums = jax.lax.psum(sums, axis_name)
-            rows = jax.lax.all_gather(rows, axis_name, tiled=True)
-        return {**sums, **rows}
+        return gather_outputs(sums, {"hits": head.argmax(-1) == batch["label"],
+                                     "mask": batch["mask"]}, axis_name)
 
     def combine(self, collected: dict | None, out: dict) -> dict:
-        out = jax.device_get(out)
-        hits = np.asarray(out.pop("hits")).reshape(-1)[np.asarray(out.pop("mask")).reshape(-1)]
-        if collected is None:
-            return {**out, "hits": [hits]}
-        return {**{k: collected[k] + out[k] for k in out}, "hits": collected["hits"] + [hits]}
+        return combine_hits(collected, out)
 
     def per_group(self, collected: dict, groups: list[str]) -> dict:
-        hits = np.concatenate(collected["hits"])
-        return per_group_rows(groups, lambda idx: {"accuracy": float(hits[idx].mean())})
+        return accuracy_per_group(collected, groups)
 
     def summarize(self, collected: dict) -> dict:
         """Identification: loss, accuracy with its 95% bootstrap interval, count."""
