@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -327,6 +328,8 @@ def test_bad_synthesis_names_voice_and_text():
         with pytest.raises(voices.SynthesisError, match=r"no_such_voice|xx-no-such-voice") as e:
             voices.synthesize(v, "hello world")
         assert "hello world" in str(e.value)
+        # As a builder's worker process sends it back (pickled): the same one-line message.
+        assert str(pickle.loads(pickle.dumps(e.value))) == str(e.value)
 
 
 def test_acoustics_primitives():
