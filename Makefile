@@ -9,8 +9,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# What the tests need: two speech synthesizers, sox, libsndfile, venv.
-APT_PACKAGES := espeak-ng flite sox libsox-fmt-all libsndfile1 python3-venv
+# What the tests need: two speech synthesizers, sox, libsndfile, venv, a C compiler (pesq builds from source).
+APT_PACKAGES := espeak-ng flite sox libsox-fmt-all libsndfile1 python3-venv gcc
 # More voices for the corpora the main job builds (Debian main), and from contrib/non-free
 # (mbrola, pico, RHVoice) where the machine's apt sources can enable those components.
 VOICE_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts fortunes fortunes-min
@@ -23,12 +23,15 @@ NONFREE_VOICE_PACKAGES := mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbr
 SPEAKER_VOICE_PACKAGES := $(foreach db,ar1 ar2 br1 br2 br3 br4 ca1 ca2 cr1 cz1 cz2 ee1 es1 es2 \
   es3 es4 fr2 fr3 fr5 fr6 fr7 de7 de8 gr1 hb1 hb2 ic1 id1 ir1 it1 it2 it3 it4 jp1 jp2 \
   jp3 la1 lt1 lt2 ma1 mx1 mx2 nl1 nl3 nz1 pt1 tl1 tr1 tr2 vz1,mbrola-$(db))
+# Recorded sound that is not speech, for the enhance corpus's noise (`make noises`; Debian main;
+# audiojax/data/corpora/noises.py lists the files it leaves out: sung or spoken ones).
+NOISE_PACKAGES := sonic-pi-samples oxygen-sounds
 DEBIAN_SOURCES := /etc/apt/sources.list.d/debian.sources
 NONFREE_SOURCES := /etc/apt/sources.list.d/audiojax-nonfree.sources
 # The full device and bfloat16 matrix is marked slow: `make test PYTEST_ARGS="-n 2"` runs it too.
 PYTEST_ARGS ?= -n 2 -m "not slow"
 
-.PHONY: main demo test setup system-packages voices speaker-voices bench clean
+.PHONY: main demo test setup system-packages voices speaker-voices noises bench clean
 
 MAIN_RUN := runs/kws_compact_cnn_small
 MAIN_CORPUS := $${AUDIOJAX_DATA:-$$HOME/.cache/audiojax}/commands_small
@@ -79,6 +82,9 @@ voices: system-packages
 
 speaker-voices: voices
 	$(MAKE) voices NONFREE_VOICE_PACKAGES="$(SPEAKER_VOICE_PACKAGES)"
+
+noises: voices
+	$(MAKE) voices VOICE_PACKAGES="$(NOISE_PACKAGES)"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

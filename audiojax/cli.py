@@ -256,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="build, import, check, sample, cross and transcode corpora")
     data = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
-    p.add_argument("name", choices=("commands", "sentences", "speakers"))
+    from audiojax.data.corpora import CORPORA
+
+    p.add_argument("name", choices=tuple(CORPORA))
     p.add_argument("--data-dir", default=None,
                    help="default: $AUDIOJAX_DATA or ~/.cache/audiojax")
     p.add_argument("--size", choices=("tiny", "small", "full", "large"), default="small",

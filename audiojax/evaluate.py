@@ -101,9 +101,11 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     output = Path(output) if output else result_path(run.workdir, name, metrics["data"], overrides,
                                                      ensemble, last_checkpoints)
     output.parent.mkdir(parents=True, exist_ok=True)
+    plot_data = metrics.pop("plot_data", None)  # arrays for the plots only, not for the JSON
     with FileLock(output.with_name(f".{output.name}.lock"), what=f"an evaluation writing {output.name}"):
         atomic_write_text(output, json.dumps(metrics, indent=1) + "\n")
-        plotted = run.task.write_plots(output, metrics, title=f"{run.workdir.name} {who} on {name}")
+        plotted = run.task.write_plots(output, {**metrics, "plot_data": plot_data},
+                                       title=f"{run.workdir.name} {who} on {name}")
     metrics["files"] = [str(output), *map(str, plotted)]
     metrics["headline"] = (f"{metrics['data']} at {who}: {run.task.headline(metrics)} "
                            f"over {metrics['count']} {metrics.get('count_of', 'clips')}")

@@ -188,3 +188,28 @@ def score_histogram_png(path: str | os.PathLike, edges: np.ndarray, target: np.n
     ax.legend()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def spectrograms_png(path: str | os.PathLike, signals: dict[str, np.ndarray], sr: int,
+                     title: str = "") -> None:
+    """Spectrograms (dB, 32 ms Hann frames, 8 ms hop) of ``signals`` (name -> ``(samples,)``,
+    e.g. mixture, estimate, reference), one above the other on the first one's colour scale."""
+    fig, axes = plt.subplots(len(signals), 1, figsize=(9, 2.2 * len(signals)), sharex=True,
+                             constrained_layout=True, squeeze=False)
+    n_fft = int(0.032 * sr)
+    images = []
+    for ax, (name, y) in zip(axes[:, 0], signals.items()):
+        y = np.asarray(y, np.float32)
+        if len(y) >= n_fft:
+            images.append(ax.specgram(y, NFFT=n_fft, Fs=sr, noverlap=n_fft - n_fft // 4,
+                                      window=np.hanning(n_fft), cmap="magma")[3])
+        ax.set(ylabel=f"{name}\nHz", xlim=(0, len(y) / sr))
+    if images:
+        low, high = images[0].get_clim()
+        for im in images:
+            im.set_clim(max(low, high - 100), high)
+        fig.colorbar(images[0], ax=axes[:, 0], label="dB")
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

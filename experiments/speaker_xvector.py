@@ -16,8 +16,9 @@ from audiojax.train.defaults import apply_variant, base_config
 
 
 def speaker_config(model):
-    """The `speakers` corpus, 2 s training crops, validation trials ranking checkpoints by EER,
-    identification of the training speakers' held-out utterances; embedder `model`."""
+    """The `speakers` corpus, 2 s training crops, speakers played 0.9 and 1.1 times as fast as
+    more training speakers, validation trials ranking checkpoints by EER, identification of the
+    training speakers' held-out utterances; embedder `model`."""
     c = base_config("speaker", model)
     c.data.source = "speakers"
     c.data.max_seconds = 2.0           # training crops (random); trials embed whole utterances
@@ -30,6 +31,7 @@ def speaker_config(model):
     c.speaker.margin = 0.2
     c.speaker.scale = 30.0
     c.speaker.margin_warmup_steps = 500
+    c.speaker.speed_speakers = (0.9, 1.1)  # sped-up copies are speakers too (wespeaker's recipe)
     c.augment.gain_db = 6.0
     c.evals = ml_collections.ConfigDict({
         "validation": evaluator("validation", every_steps=500, kind="trials"),

@@ -94,6 +94,14 @@ def tiny_speakers(tiny_data_dir):
     return build("speakers", tiny_data_dir, size="tiny", seed=0, progress=False)
 
 
+@pytest.fixture(scope="session")
+def tiny_enhance(tiny_data_dir):
+    """The tiny ``enhance`` corpus: a CorpusSummary (``.path``, ``.info``)."""
+    from audiojax.data.corpora import build
+
+    return build("enhance", tiny_data_dir, size="tiny", seed=0, progress=False)
+
+
 # --- running the trainer and reading its checkpoints (shared by the trainer tests) ------------
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +128,21 @@ def run_cli():
     """``run_cli(args, data_dir, devices=1, check=True, env=None, **popen)``: the CLI in a
     subprocess (see :func:`_cli`)."""
     return _cli
+
+
+@pytest.fixture
+def cli_main(capsys):
+    """``cli_main(*args)``: ``audiojax ARGS`` in this process (no interpreter start-up or
+    second jax import): ``(exit code, stdout, stderr)``."""
+    from audiojax.cli import main
+
+    def run(*args):
+        with pytest.raises(SystemExit) as stop:
+            main([str(a) for a in args])
+        out = capsys.readouterr()
+        return stop.value.code, out.out, out.err
+
+    return run
 
 
 def _checkpoint(workdir: Path, step: int | None = None) -> dict:

@@ -117,16 +117,6 @@ def _predicted(predictions, names) -> np.ndarray:
     return np.array([[dict(p.top)[label] for label in names] for p in predictions])
 
 
-def _main(*args, capsys):
-    """``audiojax ARGS`` in this process: ``(exit code, stdout, stderr)``."""
-    from audiojax.cli import main
-
-    with pytest.raises(SystemExit) as stop:
-        main([str(a) for a in args])
-    out = capsys.readouterr()
-    return stop.value.code, out.out, out.err
-
-
 def _error(err: str, command: str) -> str:
     """The one error line of ``audiojax COMMAND`` in ``err`` (library warnings aside)."""
     lines = [line for line in err.splitlines() if line.startswith(f"audiojax {command}: error: ")]
@@ -134,7 +124,7 @@ def _error(err: str, command: str) -> str:
     return lines[0]
 
 
-def test_shift_averaging_in_evaluate_and_predict(trained, test_clips, tmp_path, capsys):
+def test_shift_averaging_in_evaluate_and_predict(trained, test_clips, tmp_path, capsys, cli_main):
     from audiojax.evaluate import evaluate
     from audiojax.runs import restore
     from audiojax.tasks.classification.predict import predict
@@ -151,8 +141,8 @@ def test_shift_averaging_in_evaluate_and_predict(trained, test_clips, tmp_path, 
     _assert_scores(plain, _probabilities(run, audio, lengths), labels, run.labels)
 
     # N shifts through the command line: the average of the model on N shifted copies.
-    code, out, err = _main("evaluate", "--workdir", trained["a"], "--checkpoint", "latest",
-                           "--split", "test", "--shifts", SHIFTS, capsys=capsys)
+    code, out, err = cli_main("evaluate", "--workdir", trained["a"], "--checkpoint", "latest",
+                              "--split", "test", "--shifts", SHIFTS)
     assert code == 0, err
     shifted = json.loads((trained["a"] / f"eval_test+shifts.count={SHIFTS}.json").read_text())
     assert shifted["overrides"] == [f"shifts.count={SHIFTS}"]
@@ -160,7 +150,7 @@ def test_shift_averaging_in_evaluate_and_predict(trained, test_clips, tmp_path, 
     assert not np.allclose(reference, _probabilities(run, audio, lengths), atol=1e-3)
     _assert_scores(shifted, reference, labels, run.labels)
 
-    code, _, err = _main("evaluate", "--workdir", trained["a"], "--shifts", 0, capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", trained["a"], "--shifts", 0)
     assert code == 2 and "config.shifts.count=0: must be at least 1" in _error(err, "evaluate")
 
     # predict, on clips and on a shorter one (zero-padded: shifted within its true length).
@@ -175,7 +165,7 @@ def test_shift_averaging_in_evaluate_and_predict(trained, test_clips, tmp_path, 
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
-def test_ensembles_average_the_probabilities_of_their_runs(trained, test_clips, tmp_path, capsys):
+def test_ensembles_average_the_probabilities_of_their_runs(trained, test_clips, tmp_path, cli_main):
     from audiojax.evaluate import evaluate
     from audiojax.runs import restore
     from audiojax.tasks.classification.predict import predict
@@ -209,16 +199,16 @@ def test_ensembles_average_the_probabilities_of_their_runs(trained, test_clips, 
     shutil.copytree(trained["b"], other)
     swapped = [a.labels[1], a.labels[0], *a.labels[2:]]
     (other / "labels.json").write_text(json.dumps(swapped))
-    code, _, err = _main("evaluate", "--workdir", trained["a"], "--ensemble", trained["b"], other,
-                         "--split", "test", capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", trained["a"], "--ensemble", trained["b"], other,
+                            "--split", "test")
     assert code == 2
     assert (f"--ensemble {other}: its labels.json differs from {trained['a']}'s (label 0: "
             f"{swapped[0]!r}, not {a.labels[0]!r})") in _error(err, "evaluate")
     assert not (trained["a"] / "eval_test+ensemble=b,other.json").exists()
 
     # predict from the command line: files before or after the runs of --ensemble.
-    code, out, err = _main("predict", "--workdir", trained["a"], "--checkpoint", "latest", paths[0],
-                           "--ensemble", trained["b"], "--top-k", 1, capsys=capsys)
+    code, out, err = cli_main("predict", "--workdir", trained["a"], "--checkpoint", "latest", paths[0],
+                              "--ensemble", trained["b"], "--top-k", 1)
     assert code == 0, err
     label, p = out.split("\t")[1].split()
     mean = (probs_a[0] + probs_b[0]) / 2
@@ -226,7 +216,7 @@ def test_ensembles_average_the_probabilities_of_their_runs(trained, test_clips, 
 
 
 def test_the_corpus_a_run_trained_on_is_recorded_and_checked(trained, tiny_commands, tmp_path,
-                                                             capsys):
+                                                             capsys, cli_main):
     from audiojax.evaluate import evaluate
     from audiojax.train.loop import train_and_evaluate
 
@@ -241,7 +231,7 @@ def test_the_corpus_a_run_trained_on_is_recorded_and_checked(trained, tiny_comma
     tampered = {**recorded, "fingerprint": "0123456789abcdef"}
     (workdir / "corpus.json").write_text(json.dumps(tampered))
     results = {p.name: p.read_bytes() for p in workdir.glob("eval_*")}
-    code, _, err = _main("evaluate", "--workdir", workdir, "--split", "test", capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", workdir, "--split", "test")
     line = _error(err, "evaluate")
     assert code == 2
     assert (f"error: {workdir}: trained on commands/tiny with fingerprint 0123456789abcdef (seed "

@@ -44,16 +44,6 @@ def cli(*args, extra_env=None, **popen):
                           timeout=600)
 
 
-def main(*args, capsys):
-    """``audiojax ARGS`` in this process: ``(exit code, stdout, stderr)``."""
-    from audiojax.cli import main as audiojax_main
-
-    with pytest.raises(SystemExit) as stop:
-        audiojax_main([str(a) for a in args])
-    out = capsys.readouterr()
-    return stop.value.code, out.out, out.err
-
-
 def digest(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` (locks aside) and the SHA-1 of its bytes."""
     return {str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest()
@@ -112,26 +102,23 @@ def tones(tmp_path_factory):
     ("--config.optimizer=adagrad", "config.optimizer: unknown 'adagrad'"),
     ("--config.model.hiden=4", "no key 'hiden'"),
 ])
-def test_a_bad_config_writes_nothing_and_the_corrected_command_runs(option, message, tmp_path, capsys):
+def test_a_bad_config_writes_nothing_and_the_corrected_command_runs(option, message, tmp_path, cli_main):
     workdir = tmp_path / "run"
-    code, _, err = main("train", *TOY, "--workdir", workdir, option, capsys=capsys)
+    code, _, err = cli_main("train", *TOY, "--workdir", workdir, option)
     assert code == 2 and message in err and "Traceback" not in err
     assert not workdir.exists() or not any(workdir.iterdir())
-    code, _, err = main("train", *TOY, "--workdir", workdir, "--config.num_train_steps=3",
-                        capsys=capsys)
+    code, _, err = cli_main("train", *TOY, "--workdir", workdir, "--config.num_train_steps=3")
     assert code == 0, err
     assert steps_of(workdir) == [3]
 
 
-def test_a_first_start_that_fails_after_writing_does_not_lock_the_workdir(tmp_path, capsys):
+def test_a_first_start_that_fails_after_writing_does_not_lock_the_workdir(tmp_path, cli_main):
     """A run that fails before its first checkpoint (here: an infinite learning rate) leaves a
     config.json; the corrected command is a new run, not "another config"."""
     workdir = tmp_path / "run"
-    code, _, err = main("train", *TOY, "--workdir", workdir, "--config.learning_rate=1e400",
-                        capsys=capsys)
+    code, _, err = cli_main("train", *TOY, "--workdir", workdir, "--config.learning_rate=1e400")
     assert code == 2 and "step 1: loss is" in err and (workdir / "config.json").is_file()
-    code, _, err = main("train", *TOY, "--workdir", workdir, "--config.num_train_steps=3",
-                        capsys=capsys)
+    code, _, err = cli_main("train", *TOY, "--workdir", workdir, "--config.num_train_steps=3")
     assert code == 0, err
 
 
@@ -177,7 +164,7 @@ def _truncate_arrays(step_dir: Path) -> Path:
     return victim
 
 
-def test_a_damaged_latest_checkpoint_is_passed_over_with_a_warning(run_copy, capsys):
+def test_a_damaged_latest_checkpoint_is_passed_over_with_a_warning(run_copy, cli_main):
     _truncate_arrays(run_copy / "checkpoints" / "12")
     out = cli("evaluate", "--workdir", run_copy, "--checkpoint", "latest", "--split", "test")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -190,10 +177,9 @@ def test_a_damaged_latest_checkpoint_is_passed_over_with_a_warning(run_copy, cap
     for step in steps_of(run_copy):
         if step not in (9, 12):
             _truncate_arrays(run_copy / "checkpoints" / str(step))
-    code, _, err = main("evaluate", "--workdir", run_copy, "--checkpoint", "best", "--split", "test",
-                        capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", run_copy, "--checkpoint", "best", "--split", "test")
     assert code == 2 and "no checkpoint restores" in err and str(run_copy / "checkpoints" / "9") in err
-    code, _, err = main("evaluate", "--workdir", run_copy, "--checkpoint", "12", capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", run_copy, "--checkpoint", "12")
     assert code == 2 and f"{run_copy / 'checkpoints' / '12'}: does not restore" in err
 
 
@@ -216,27 +202,24 @@ def test_a_run_whose_latest_checkpoint_was_truncated_resumes_from_the_one_before
 
 # -- results never overwrite each other ---------------------------------------------------------
 
-def test_results_are_named_by_what_was_evaluated_and_never_overwritten(run_copy, tones, capsys):
-    assert main("evaluate", "--workdir", run_copy, "--split", "test", capsys=capsys)[0] == 0
+def test_results_are_named_by_what_was_evaluated_and_never_overwritten(run_copy, tones, cli_main):
+    assert cli_main("evaluate", "--workdir", run_copy, "--split", "test")[0] == 0
     split_result = (run_copy / "eval_test.json").read_bytes()
-    code, out, err = main("evaluate", "--workdir", run_copy, "--manifest", tones / "a" / "test.tsv",
-                          capsys=capsys)
+    code, out, err = cli_main("evaluate", "--workdir", run_copy, "--manifest", tones / "a" / "test.tsv")
     assert code == 0, err
     assert (run_copy / "eval_test.json").read_bytes() == split_result
     manifest_result = (run_copy / "eval_manifest-test.json").read_bytes()
     assert json.loads(manifest_result)["count"] == 6
     # Another manifest of the same stem: refused, naming the file; nothing overwritten.
-    code, _, err = main("evaluate", "--workdir", run_copy, "--manifest", tones / "b" / "test.tsv",
-                        capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", run_copy, "--manifest", tones / "b" / "test.tsv")
     assert code == 2 and f"{run_copy / 'eval_manifest-test.json'} holds the results of" in err
     assert "give --output" in err
     assert (run_copy / "eval_manifest-test.json").read_bytes() == manifest_result
-    code, _, _ = main("evaluate", "--workdir", run_copy, "--manifest", tones / "b" / "test.tsv",
-                      "--output", run_copy / "b.json", capsys=capsys)
+    code, _, _ = cli_main("evaluate", "--workdir", run_copy, "--manifest", tones / "b" / "test.tsv",
+                          "--output", run_copy / "b.json")
     assert code == 0 and (run_copy / "b.json").is_file()
     # Overrides go into the name: the plain result stays.
-    code, _, err = main("evaluate", "--workdir", run_copy, "--split", "test", "--config.batch_size=4",
-                        capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", run_copy, "--split", "test", "--config.batch_size=4")
     assert code == 0, err
     assert (run_copy / "eval_test+batch_size=4.json").is_file()
     assert (run_copy / "eval_test.json").read_bytes() == split_result
@@ -244,15 +227,15 @@ def test_results_are_named_by_what_was_evaluated_and_never_overwritten(run_copy,
 
 # -- options at inference -----------------------------------------------------------------------
 
-def test_inference_applies_the_overrides_it_can_and_refuses_the_rest(run_copy, capsys):
-    code, _, err = main("evaluate", "--workdir", run_copy, "--config.data.on_bad=skip", capsys=capsys)
+def test_inference_applies_the_overrides_it_can_and_refuses_the_rest(run_copy, cli_main):
+    code, _, err = cli_main("evaluate", "--workdir", run_copy, "--config.data.on_bad=skip")
     assert code == 0, err
     assert json.loads((run_copy / "eval_test+data.on_bad=skip.json").read_text())["overrides"] == [
         "--config.data.on_bad=skip"]
-    code, _, err = main("evaluate", "--workdir", run_copy, "--config.learning_rate=1", capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", run_copy, "--config.learning_rate=1")
     assert code == 2
     assert "--config.learning_rate: cannot change at inference for a toy_task:ToyTask run" in err
-    code, _, err = main("evaluate", "--workdir", run_copy, "--config.data.on_bad=maybe", capsys=capsys)
+    code, _, err = cli_main("evaluate", "--workdir", run_copy, "--config.data.on_bad=maybe")
     assert code == 2 and "config.data.on_bad: 'maybe'; use 'error' or 'skip'" in err
 
 
@@ -287,28 +270,28 @@ def _bad_cases(run_copy: Path, tmp_path: Path):
     ]
 
 
-def test_bad_workdirs_files_and_options_get_one_line_and_exit_code_2(run_copy, tmp_path, capsys):
+def test_bad_workdirs_files_and_options_get_one_line_and_exit_code_2(run_copy, tmp_path, cli_main):
     before = digest(run_copy)
     for args, message in _bad_cases(run_copy, tmp_path):
-        code, _, err = main(*args, capsys=capsys)
+        code, _, err = cli_main(*args)
         assert code == 2, (args, err)
         assert message in err, (args, err)
         assert "Traceback" not in err and err.strip().count("\n") <= 2, (args, err)
     assert digest(run_copy) == before
 
 
-def test_evaluating_a_folder_goes_past_a_broken_run(run_copy, tmp_path, capsys):
+def test_evaluating_a_folder_goes_past_a_broken_run(run_copy, tmp_path, cli_main):
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     shutil.copytree(run_copy, sweep / "good")
     shutil.copytree(run_copy, sweep / "broken")
     (sweep / "broken" / "labels.json").write_text("[oops")
-    code, out, _ = main("evaluate", "--workdir", sweep, "--split", "test", capsys=capsys)
+    code, out, _ = cli_main("evaluate", "--workdir", sweep, "--split", "test")
     assert code == 0
     assert "good: test at step" in out and "skipped broken: " in out and "labels.json" in out
 
 
-def test_predict_and_data_check_edge_cases(run_copy, tones, tmp_path, capsys):
+def test_predict_and_data_check_edge_cases(run_copy, tones, tmp_path, capsys, cli_main):
     from audiojax.runs import restore
     from audiojax.tasks.classification.predict import predict
 
@@ -319,16 +302,16 @@ def test_predict_and_data_check_edge_cases(run_copy, tones, tmp_path, capsys):
     assert f"warning: {one}: 1 sample (0.0001 s), padded with silence" in capsys.readouterr().err
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
-    code, out, _ = main("data", "check", empty, capsys=capsys)
+    code, out, _ = cli_main("data", "check", empty)
     assert code == 1 and f"{empty}: no clips: the manifest is empty" in out
     bom = tones / "a" / "bom.tsv"
     bom.write_bytes(b"\xef\xbb\xbf" + (tones / "a" / "test.tsv").read_bytes())
     labels = tmp_path / "labels.json"
     labels.write_text('["low", "mid", "high"]')
-    code, out, err = main("data", "check", bom, "--labels", labels, capsys=capsys)
+    code, out, err = cli_main("data", "check", bom, "--labels", labels)
     assert code == 0, out + err
     labels.write_text('["low"]')
-    code, out, _ = main("data", "check", bom, "--labels", labels, capsys=capsys)
+    code, out, _ = cli_main("data", "check", bom, "--labels", labels)
     assert code == 1 and f"{bom}:2: 1.wav: unknown label 'mid'" in out
 
 

@@ -55,6 +55,39 @@ def test_margin_warms_up_linearly(tiny_speakers, tiny_data_dir):
         [0.0, 0.1, 0.2, 0.2])
 
 
+def test_sped_up_copies_of_speakers_are_speakers_of_their_own(tiny_speakers, tiny_data_dir):
+    """speaker.speed_speakers: each example kept or played faster by one factor, as NumPy's
+    linear interpolation at t * factor, its label moved to that factor's copy of the speakers;
+    the head has a class per copy; a factor of 1 is refused by name."""
+    import jax
+
+    from audiojax.tasks import get_task
+    from audiojax.train.defaults import validate
+
+    config = load_config(str(ROOT / "experiments/speaker_xvector.py") + ":tiny",
+                         [f"data.data_dir={tiny_data_dir}", "speaker.speed_speakers=(0.9, 1.2)"])
+    task = get_task(config, ["a", "b", "c"])
+    assert task.model.num_classes == 9
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(300, 400, 48)
+    audio = rng.standard_normal((48, 400)).astype(np.float32) * (np.arange(400) < lengths[:, None])
+    labels = rng.integers(0, 3, 48)
+    out, new_lengths, new_labels = jax.device_get(task.speed_speakers(
+        jax.random.PRNGKey(1), jnp.asarray(audio), jnp.asarray(lengths), jnp.asarray(labels), None))
+    copy = (new_labels - labels) // 3
+    assert ((new_labels - labels) % 3 == 0).all() and set(copy) == {0, 1, 2}
+    for x, n, y, m, k in zip(audio, lengths, out, new_lengths, copy):
+        factor = (1.0, 0.9, 1.2)[k]
+        assert m == min(int(np.floor(n / factor)), 400)
+        want = np.interp(np.arange(m, dtype=np.float32) * np.float32(factor), np.arange(400), x)
+        np.testing.assert_allclose(y[:m], want, atol=1e-5)
+        assert not y[m:].any()
+    with config.unlocked():
+        config.speaker.speed_speakers = (1.0, 1.1)
+    with pytest.raises(ValueError, match=r"config.speaker.speed_speakers=\(1.0, 1.1\)"):
+        validate(config)
+
+
 def _clips(corpus):
     return [json.loads(line) for line in (corpus / "clips.jsonl").read_text().splitlines()]
 
@@ -91,7 +124,7 @@ def test_speakers_corpus_splits_and_trials(tiny_speakers):
         [(by_path[t.enroll]["index"], by_path[t.test]["index"], t.target) for t in clean]
 
 
-def test_tiny_speaker_run_end_to_end(tiny_speakers, tiny_data_dir, tmp_path, run_cli):
+def test_tiny_speaker_run_end_to_end(tiny_speakers, tiny_data_dir, tmp_path, cli_main):
     """Train the x-vector's tiny variant; its test trials scored by `evaluate` equal the
     metrics of `embed`'s embeddings (its own loading and forward pass) scored here; `verify`
     decides at the recorded validation threshold; a bad trial line is named."""
@@ -115,8 +148,9 @@ def test_tiny_speaker_run_end_to_end(tiny_speakers, tiny_data_dir, tmp_path, run
     trials = read_trials(tiny_speakers.path / "trials_test.tsv")
     files = sorted({p for t in trials for p in (t.enroll, t.test)})
     npz = tmp_path / "emb.npz"
-    run_cli(["embed", "--workdir", workdir, "--checkpoint", "latest", "--out", npz, *files],
-            tiny_data_dir)
+    code, _, err = cli_main("embed", "--workdir", workdir, "--checkpoint", "latest", "--out", npz,
+                            *files)
+    assert code == 0, err
     saved = np.load(npz)
     assert list(saved["files"]) == files and saved["embeddings"].dtype == np.float32
     emb = dict(zip(files, saved["embeddings"]))
@@ -129,16 +163,16 @@ def test_tiny_speaker_run_end_to_end(tiny_speakers, tiny_data_dir, tmp_path, run
     threshold = next(r["eer_threshold"] for r in reversed(records)
                      if r["split"] == "validation" and r["step"] == 6)
     t = trials[0]
-    out = run_cli(["verify", "--workdir", workdir, "--checkpoint", "latest", t.enroll, t.test],
-                  tiny_data_dir)
+    code, out, err = cli_main("verify", "--workdir", workdir, "--checkpoint", "latest", t.enroll,
+                              t.test)
     score = float(M.cosine_scores(emb[t.enroll][None], emb[t.test][None])[0])
-    assert f"score {score:.4f}" in out.stdout and f"threshold {threshold:.4f}" in out.stdout
-    assert ("same speaker" if score >= threshold else "different speakers") in out.stdout
+    assert code == 0 and f"score {score:.4f}" in out and f"threshold {threshold:.4f}" in out, err
+    assert ("same speaker" if score >= threshold else "different speakers") in out
 
     bad = tmp_path / "bad.tsv"
     bad.write_text(f"{t.enroll}\t{t.test}\t1\n{t.enroll}\t{t.test}\tyes\n")
-    out = run_cli(["evaluate", "--workdir", workdir, "--trials", bad], tiny_data_dir, check=False)
-    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+    code, _, err = cli_main("evaluate", "--workdir", workdir, "--trials", bad)
+    assert code == 2 and err.strip().splitlines() == [
         f"audiojax evaluate: error: {bad}:2: label must be 1 (target) or 0 (non-target), got 'yes'"]
 
 
@@ -183,10 +217,10 @@ def test_a_tiny_model_separates_a_handful_of_speakers(tmp_path):
     (tmp_path / "trials.tsv").write_text("".join(f"{a}\t{b}\t{int(t)}\n" for a, b, t in trials))
 
     config = load_config(str(ROOT / "experiments/speaker_xvector.py") + ":tiny",
-                         [f"data.source=manifest:{tmp_path}", "num_train_steps=60",
+                         [f"data.source=manifest:{tmp_path}", "num_train_steps=30",
                           "learning_rate=0.005", "data.max_seconds=1.0"])
     with config.unlocked():
-        config.evals = {"validation": evaluator(str(tmp_path / "trials.tsv"), every_steps=60,
+        config.evals = {"validation": evaluator(str(tmp_path / "trials.tsv"), every_steps=30,
                                                 kind="trials")}
     result = train_and_evaluate(config, tmp_path / "run")
     assert result["target_trials"] == 24 and result["nontarget_trials"] == 96

@@ -57,7 +57,7 @@ __all__ = [
     "open_source",
 ]
 
-LOCAL_CORPORA = ("commands", "sentences", "speakers")
+LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance")
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 

@@ -22,6 +22,7 @@ from audiojax.models.bc_resnet import BCResNet
 from audiojax.models.classifiers import LogMelCNN, WaveformCNN
 from audiojax.models.gru_classifier import GRUClassifier
 from audiojax.models.samplernn import SampleRNN
+from audiojax.models.separation import ConvTasNet, MaskEstimator
 from audiojax.models.seq2seq import Recognizer
 from audiojax.models.speaker import ECAPATDNN, SpeakerGRU, XVector
 from audiojax.models.wavenet import WaveNet
@@ -37,6 +38,8 @@ REGISTRY: dict[str, type[nn.Module]] = {
     "xvector": XVector,
     "ecapa_tdnn": ECAPATDNN,
     "speaker_gru": SpeakerGRU,
+    "mask_estimator": MaskEstimator,
+    "conv_tasnet": ConvTasNet,
 }
 
 # Fields the trainer fills in; never config keys.

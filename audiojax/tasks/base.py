@@ -105,7 +105,8 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def summarize(self, collected: Collected) -> dict:
         """Metrics (JSON: numbers, lists, dicts) from what :meth:`combine` collected; needs
-        ``loss`` and ``count`` (examples)."""
+        ``loss`` and ``count`` (examples). A ``plot_data`` entry (any objects, e.g. waveforms)
+        goes to :meth:`write_plots` only, never into a metrics file."""
 
     # -- optional ----------------------------------------------------------------------------
     def combine(self, collected: Collected | None, out: dict) -> Collected:

@@ -46,6 +46,7 @@ CORPORA = {
     "commands": "keyword spotting: the 35 Speech Commands v2 words, 1 s at 16 kHz",
     "sentences": "speech recognition: short English sentences, normalized transcripts",
     "speakers": "speaker recognition: voice configurations reading sentences, with trial lists",
+    "enhance": "speech enhancement: sentences with noise at -5..20 dB, and dry (mixture, clean)",
 }
 TFDS_CORPORA = ("commands", "sentences")  # the corpora with a TFDS copy
 SIZES = ("tiny", "small", "full", "large")   # large: sentences only
@@ -94,6 +95,14 @@ class CorpusSummary:
                          f"(persons): {', '.join(f'{s} {n}' for s, n in groups.items())}")
             lines += [f"trials_{s}.tsv: {c['target']} target, {c['nontarget']} different-person; "
                       f"siblings: {c['sibling']} same-person pairs" for s, c in self.info["trials"].items()]
+        if "noise" in self.info:  # enhance: the noise kinds and recorded sources per split
+            noise = self.info["noise"]
+            packages = ", ".join(f"{p} ({n} files)" for p, n in noise["packages"].items())
+            lines.append(f"noise at SNR {noise['snr_db'][0]:g} to {noise['snr_db'][1]:g} dB; "
+                         f"recorded noise from: {packages or 'none installed (make noises)'}")
+            lines += [f"{s}: {d['sources']} recorded sources; "
+                      + ", ".join(f"{k} {n}" for k, n in d["kinds"].items())
+                      for s, d in noise["splits"].items()]
         if self.tfds_dir is not None:
             lines.append(f"tfds: audiojax_{self.name}/{self.size} in {self.tfds_dir}")
         return "\n".join(lines)

@@ -30,14 +30,15 @@ import numpy as np
 import soundfile as sf
 
 from audiojax.data import CORPUS_SPLITS, SPLITS
-from audiojax.data.corpora import acoustics, commands, sentences, speakers, voices as V
+from audiojax.data.corpora import (acoustics, commands, enhance, noises, sentences, speakers,
+                                   voices as V)
 
 SR = 16000
 FORMAT_VERSION = 3  # 2: test_clean.tsv; 3: the checked-in split table, renders, dry clips
-_CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3}
+_CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3, "enhance": 4}
 SPLIT_TABLE = Path(__file__).with_name("voice_splits.tsv")
 TASKS = {"commands": "keyword spotting", "sentences": "speech recognition",
-         "speakers": "speaker recognition"}
+         "speakers": "speaker recognition", "enhance": "speech enhancement"}
 # Of one accent's espeak-ng variants together: clips as many as this many base voices.
 VARIANTS_WEIGHT = 2.0
 
@@ -91,11 +92,21 @@ SIZES = {
         "full": SizeSpec(None, None, 24, 0, pitches=(0.88, 1.0, 1.12), all_languages=True,
                          utterances=16, identification=4, trials_per_speaker=12),
     },
+    # The sentences corpus's voices and clip counts; each clip once, dry and with noise.
+    "enhance": {
+        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES, 0, 21, bank_voices=4, bank_utts=2,
+                         workers=1),
+        "small": SizeSpec(None, None, 6, 2000),
+        "full": SizeSpec(None, None, 24, 10500),
+    },
 }
 
 
 def corpus_splits(name: str) -> tuple[str, ...]:
-    """The manifests a corpus has: ``CORPUS_SPLITS``, and ``speakers``' identification split."""
+    """The manifests a corpus has: ``CORPUS_SPLITS``, ``speakers``' identification split;
+    ``enhance`` has no test_clean (its targets are the clean recordings)."""
+    if name == "enhance":
+        return enhance.SPLITS
     return CORPUS_SPLITS + (("identification",) if name == "speakers" else ())
 
 
@@ -168,7 +179,7 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
                 for w in words:
                     for r in range(reps):
                         clips.append(Clip(len(clips), split, v, w, r))
-    elif name == "sentences":
+    elif name in ("sentences", "enhance"):
         base = spec.target_clips / total_w
         pools = _text_pools()
         for split in SPLITS:
@@ -309,6 +320,9 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
         # Held-out utterances of training speakers are recorded with the training babble.
         bank = st["bank"]["train" if c.split == "identification" else c.split]
         streams = [s for g, s in bank.values() if g != voice.group]
+        if name == "enhance":
+            rows.append(_enhance_row(c, voice, y0, streams, rate, pitch))
+            continue
         for render in range(st["renders"] if c.split == "train" else 1):
             spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, render, aug)
             y = acoustics.trim_silence(acoustics.tempo(acoustics.speed(y0, spd), SR, tmp), SR)
@@ -337,6 +351,32 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
                                        "speed": round(spd, 3), "tempo": round(tmp, 3)},
                              "aug": rec_params})
     return rows
+
+
+def _enhance_row(c: Clip, voice, y0: np.ndarray, streams, rate: float, pitch: float) -> dict:
+    """An ``enhance`` clip: the utterance placed dry, mixed with noise of its split; both written."""
+    st = _STATE
+    seed, code, aug = st["seed"], _CORPUS_CODE["enhance"], st["aug"]
+    spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, 0, aug)
+    y = acoustics.trim_silence(acoustics.tempo(acoustics.speed(y0, spd), SR, tmp), SR)
+    buf = _place("enhance", y / (np.abs(y).max() + 1e-9), u_off, lead, trail, voice, c.label)
+    mixture, clean, params = enhance.mix(np.random.default_rng([seed, code, c.index, 1]), buf,
+                                         SR, streams, st["noise_sources"][c.split], aug.peak_dbfs)
+    mix_rel, clean_rel = enhance.write_pair(Path(st["root"]), f"wav/{c.split}/{voice.id}/{c.index:06d}",
+                                            mixture, clean, SR)
+    return {"index": c.index, "render": 0, "split": c.split, "path": mix_rel, "clean": clean_rel,
+            "text": c.label, "speaker": voice.id, "voice": voice.id, "engine": voice.engine,
+            "group": voice.group, "seconds": mixture.size / SR,
+            "synth": {"rate": round(rate, 3), "pitch": round(pitch, 3), "speed": round(spd, 3),
+                      "tempo": round(tmp, 3)}, "aug": params}
+
+
+def _manifest_line(name: str, row: dict) -> str:
+    """A row as its corpus's manifests write it: ``mixture<TAB>clean`` for ``enhance``, else
+    the article's ``path<TAB>label<TAB>speaker``."""
+    if name == "enhance":
+        return f"{row['path']}\t{row['clean']}\n"
+    return f"{row['path']}\t{row['label']}\t{row['speaker']}\n"
 
 
 def _units(clips: list[Clip], chunk: int) -> list[list[Clip]]:
@@ -431,8 +471,10 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     tmp = root / ".tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     bank = babble_bank(split_voices, spec, seed, tmp)
+    noise_sources = noises.sources_by_split() if name == "enhance" else {}
     state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
-             "tmp": str(tmp), "clean_test": True, "renders": spec.renders}
+             "tmp": str(tmp), "clean_test": True, "renders": spec.renders,
+             "noise_sources": noise_sources}
     workers = workers or spec.workers or min(2, os.cpu_count() or 1)
     try:
         rows = _run_units(_units(clips, 16 if size == "tiny" else 48), state, workers,
@@ -444,7 +486,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         with open(root / f"{split}.tsv", "w") as f:
             for r in rows:
                 if r["split"] == split:
-                    f.write(f"{r['path']}\t{r['label']}\t{r['speaker']}\n")
+                    f.write(_manifest_line(name, r))
     with open(root / "clips.jsonl", "w") as f:
         for r in rows:
             f.write(json.dumps(r, sort_keys=True) + "\n")
@@ -473,6 +515,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         "transcript_alphabet": "abcdefghijklmnopqrstuvwxyz' " if name == "sentences" else None,
         "splits": split_info,
         **({"trials": trials, "pitch_centres": list(spec.pitches)} if trials else {}),
+        **({"noise": _noise_info(rows, noise_sources)} if name == "enhance" else {}),
         "held_out_engine": held,
         "augmentation": dataclasses.asdict(aug),
         "versions": {"format": FORMAT_VERSION, "engines": V.engine_versions(),
@@ -482,6 +525,18 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         "build_seconds": round(time.time() - t0, 2),
         "complete": True,
     }
+
+
+def _noise_info(rows: list[dict], sources: dict[str, list[str]]) -> dict:
+    """An enhance corpus's noise: SNR range, kinds, the packages of recorded noise and how many
+    sources each split drew from."""
+    packages = {p: len(files) for p, files in noises.installed().items()}
+    return {"snr_db": list(enhance.SNR_DB), "packages": packages,
+            "left_out": list(noises.LEFT_OUT),
+            "splits": {s: {"sources": len(sources.get(s, [])),
+                           "kinds": {k: sum(r["aug"]["noise"] == k for r in rows if r["split"] == s)
+                                     for k in ("colour", "babble", "recorded")}}
+                       for s in enhance.SPLITS}}
 
 
 def manifest_fingerprint(root: Path, name: str, size: str, seed: int) -> str:

@@ -7,6 +7,11 @@ cosine head over it (:class:`SpeakerNet`): one weight vector per training speake
 ``scale * cos(theta + margin)`` for the true speaker and ``scale * cos(theta)`` for the others
 (Deng et al. 2019; ``speaker.loss = "softmax"``: plain softmax over a dense layer, the
 ablation). The margin can grow linearly from 0 over ``speaker.margin_warmup_steps``.
+``speaker.speed_speakers``, factors such as ``(0.9, 1.1)``, makes each training speaker played
+that much faster a speaker of its own (Kaldi's and wespeaker's speed perturbation): in
+training an example is kept or sped up by one of the factors with equal chance, and its label
+moves to that factor's copy of the speakers, so the head has ``(1 + len(factors)) *
+speakers`` classes.
 
 Two evaluations: ``trials`` (:mod:`audiojax.evaluators.trials`: EER, minDCF over a trial list,
 optionally AS-norm against the head's speaker vectors) on held-out voices, and ``clips`` on
@@ -25,6 +30,7 @@ import numpy as np
 import optax
 
 from audiojax import plots
+from audiojax.data.augment import change_speed, example_index
 from audiojax.data.pipeline import numeric
 from audiojax.data.sources import FilesSource
 from audiojax.data.splits import loader_for
@@ -93,6 +99,7 @@ class SpeakerRecognition(Task):
         c.speaker.margin = 0.2               # radians (aam)
         c.speaker.scale = 30.0               # logit scale (aam)
         c.speaker.margin_warmup_steps = 0    # margin from 0 to `margin` over these steps
+        c.speaker.speed_speakers = ()        # speed factors whose sped-up copies are new speakers
         c.speaker.as_norm = False            # trials: adaptive score normalization ...
         c.speaker.cohort_top_k = 100         # ... over this many closest training speakers
         c.speaker.eval_seconds = 12.0        # trials: the centre of each utterance, at most
@@ -108,11 +115,16 @@ class SpeakerRecognition(Task):
                              "cohort_top_k >= 1")
         if s.eval_seconds <= 0:
             raise ValueError(f"config.speaker.eval_seconds={s.eval_seconds}: must be positive")
+        factors = tuple(s.speed_speakers)
+        if any(not 0.5 <= f <= 2.0 or f == 1.0 for f in factors) or len(set(factors)) < len(factors):
+            raise ValueError(f"config.speaker.speed_speakers={factors}: distinct factors in "
+                             "[0.5, 2], none of them 1")
 
     def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
         super().__init__(config, labels)
         self.label_to_id = {name: i for i, name in enumerate(self.labels)}
-        self.model = SpeakerNet(self.build_model(), len(self.labels),
+        self.model = SpeakerNet(self.build_model(),
+                                len(self.labels) * (1 + len(config.speaker.speed_speakers)),
                                 cosine_head=config.speaker.loss == "aam")
 
     def evaluator_kind(self, data: str) -> str:
@@ -146,17 +158,34 @@ class SpeakerRecognition(Task):
             return aam_logits(head, labels, margin, self.config.speaker.scale)
         return head
 
+    def speed_speakers(self, rng, audio, lengths, labels, axis_name):
+        """``(audio, lengths, labels)`` with each example kept or sped up by one of
+        ``speaker.speed_speakers`` (equal chances, keyed per global example index), its label
+        moved to that factor's copy of the speakers: ``label + k * len(labels)`` for factor
+        ``k`` (1-based; 0 kept). ``audio (B, samples)``, ``lengths (B,)``, ``labels (B,)``."""
+        factors = tuple(self.config.speaker.speed_speakers)
+        if not factors:
+            return audio, lengths, labels
+        rng = jax.random.fold_in(rng, len(factors))
+        index = example_index(audio.shape[0], axis_name)
+        choice = jax.vmap(lambda i: jax.random.randint(jax.random.fold_in(rng, i), (), 0,
+                                                       len(factors) + 1))(index)
+        audio, lengths = change_speed(audio, lengths, jnp.asarray((1.0, *factors))[choice])
+        return audio, lengths, labels + choice * len(self.labels)
+
     def loss(self, params, batch_stats, batch, rng, axis_name, step=0):
-        audio, lengths, keys = augment_batch(self.config, rng, batch["audio"], batch["length"],
-                                             axis_name)
+        rng, speed_rng = jax.random.split(rng)
+        audio, lengths, labels = self.speed_speakers(speed_rng, batch["audio"], batch["length"],
+                                                     batch["label"], axis_name)
+        audio, lengths, keys = augment_batch(self.config, rng, audio, lengths, axis_name)
         (_, head), updates = self.model.apply(
             {"params": params, "batch_stats": batch_stats}, audio, lengths, train=True,
             mutable=["batch_stats"], augment_keys=keys)
-        logits = self.head_logits(head, batch["label"], self.margin_at(step))
+        logits = self.head_logits(head, labels, self.margin_at(step))
         mask = batch["mask"]
-        loss = masked_mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]),
+        loss = masked_mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels),
                            mask, axis_name=axis_name)
-        hits = (head.argmax(-1) == batch["label"]).astype(jnp.float32)
+        hits = (head.argmax(-1) == labels).astype(jnp.float32)
         return loss, (updates.get("batch_stats", {}),
                       {"loss": loss, "accuracy": masked_mean(hits, mask, axis_name=axis_name)})
 
@@ -197,12 +226,15 @@ class SpeakerRecognition(Task):
 
     def cohort(self, variables) -> np.ndarray:
         """``(C, D)`` unit vectors standing for the training speakers in AS-norm: the head's
-        class vectors (for ``aam``, what each speaker's embeddings are pulled towards)."""
+        class vectors (for ``aam``, what each speaker's embeddings are pulled towards), the
+        sped-up copies among them."""
         return np.asarray(normalize(variables["params"]["head"], axis=0)).T
 
     def eval_step(self, variables, batch, axis_name):
-        """Identification of training speakers: loss (softmax of the head without margin), hits."""
+        """Identification of training speakers: loss (softmax of the head without margin), hits.
+        Over the speakers as recorded (not their sped-up copies)."""
         _, head = self.model.apply(variables, batch["audio"], batch["length"], train=False)
+        head = head[:, :len(self.labels)]
         logits = self.head_logits(head, batch["label"], 0.0)
         valid = batch["mask"].astype(jnp.float32)
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])

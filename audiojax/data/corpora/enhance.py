@@ -1,0 +1,72 @@
+"""The ``enhance`` corpus (speech enhancement): a synthesized sentence, dry, and the same
+sentence with noise added, as a pair of files.
+
+Sentences and voices are those of the ``sentences`` corpus (its text pools and voice splits);
+each clip's utterance is placed between silences and left dry (no room, no channel): it is the
+target. The mixture adds one noise at an SNR uniform in :data:`SNR_DB` (speech active power
+over the noise's mean power, :func:`~audiojax.data.corpora.acoustics.mix_at_snr`), of a kind
+drawn with equal chances among those available: coloured noise (power ~ 1/f**beta, beta in
+[-1, 2]), babble of 3 to 7 other voices of the clip's split, and recorded non-speech sound
+(:mod:`audiojax.data.corpora.noises`, a source of the clip's split: test noises were never
+heard in training). Both files share one gain, so the mixture's peak sits in the corpus's
+``peak_dbfs`` range and ``mixture - clean`` is the noise (up to 16-bit rounding).
+
+Manifests ``SPLIT.tsv`` are ``mixture<TAB>clean`` (paths relative to the manifest);
+``clips.jsonl`` gives each pair's voice, text, SNR and noise (kind, beta, talkers or source).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from audiojax.data.corpora import acoustics, noises
+
+SNR_DB = (-5.0, 20.0)
+SPLITS = ("train", "validation", "test")
+
+
+def noise_kinds(streams: list[np.ndarray], sources: list[str]) -> tuple[str, ...]:
+    """The kinds a split can draw: colour always, babble with a babble bank, recorded with
+    noise sources."""
+    return ("colour",) + (("babble",) if streams else ()) + (("recorded",) if sources else ())
+
+
+def mix(rng: np.random.Generator, clean: np.ndarray, sr: int, streams: list[np.ndarray],
+        sources: list[str], peak_dbfs: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(mixture, clean, params)``, float32 of ``clean``'s length, for a placed dry utterance.
+    Every draw happens whatever the kind, so each clip's stream of draws starts the same way."""
+    n = clean.size
+    kinds = noise_kinds(streams, sources)
+    kind = kinds[int(rng.integers(len(kinds)))]
+    snr = float(rng.uniform(*SNR_DB))
+    beta = float(rng.uniform(-1.0, 2.0))
+    talkers = int(rng.integers(3, 8))
+    source = sources[int(rng.integers(len(sources)))] if sources else ""
+    peak = acoustics.db_to_amp(float(rng.uniform(*peak_dbfs)))
+    noise_rng = np.random.default_rng(rng.integers(2 ** 63))
+    if kind == "colour":
+        noise, what = acoustics.coloured_noise(noise_rng, n, beta), {"beta": round(beta, 3)}
+    elif kind == "babble":
+        noise, what = acoustics.babble(noise_rng, streams, n, talkers), {"talkers": talkers}
+    else:
+        noise = noises.recorded_noise(noise_rng, source, n, sr)
+        what = {"source": Path(source).name}
+    mixture = acoustics.mix_at_snr(clean, noise, snr, sr)
+    gain = peak / (np.abs(mixture).max() + acoustics.EPS)
+    return ((mixture * gain).astype(np.float32), (clean * gain).astype(np.float32),
+            {"snr_db": round(snr, 2), "noise": kind, **what, "peak_dbfs": round(20 * np.log10(peak), 2)})
+
+
+def write_pair(root: Path, rel_stem: str, mixture: np.ndarray, clean: np.ndarray,
+               sr: int) -> tuple[str, str]:
+    """Writes ``rel_stem``'s ``_mix.wav`` and ``_clean.wav`` under ``root`` (16-bit PCM);
+    returns their paths relative to ``root``."""
+    rels = (f"{rel_stem}_mix.wav", f"{rel_stem}_clean.wav")
+    for rel, y in zip(rels, (mixture, clean)):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), acoustics.to_int16(y), sr, subtype="PCM_16")
+    return rels

@@ -1,0 +1,292 @@
+"""Speech enhancement and source separation: ``mixture (batch, samples)`` float32, ``lengths
+(batch,)`` int32 samples -> ``(batch, num_sources, samples)`` float32 estimated sources, the
+input's number of samples, zero past each example's length.
+
+- :class:`MaskEstimator`: a (bidirectional) GRU predicting a bounded time-frequency mask on
+  the mixture's STFT; the estimate keeps the mixture's phase and is resynthesized by iSTFT.
+- :class:`ConvTasNet`: Conv-TasNet (Luo & Mesgarani, "Conv-TasNet: Surpassing Ideal
+  Time-Frequency Magnitude Masking for Speech Separation", IEEE/ACM TASLP 2019): a learned
+  encoder, a temporal convolutional separator masking it, and a learned overlap-add decoder.
+
+Padding: samples past a length are zeroed on input, every frame that reads no valid sample is
+zeroed before anything mixes frames (recurrence, depthwise convolution), and statistics
+(feature mean, gLN) are over valid frames only; each model pads its own frames internally, so
+in eval mode more zero padding never changes an output's valid part, even for an example
+that fills the batch.
+
+Causality (``causal=True``): the network looks at no future frame (unidirectional GRU,
+cumulative statistics, left-padded convolutions), and frame ``t`` reads samples only up to
+``(t + 1) * hop - 1``. Overlap-add synthesis still spreads frame ``t`` over the ``window``
+samples before that, so output sample ``n`` depends on input samples ``m < hop * floor((n +
+window) / hop)`` only: a look-ahead of ``window - 1 - n % hop`` samples (``window`` =
+``n_fft`` or ``L``; ``hop`` = ``hop_length`` or ``L // 2``). That is the usual algorithmic
+latency of one window (32 ms for the MaskEstimator's 512 samples at 16 kHz, 1 ms for
+Conv-TasNet's 16); less would need an asymmetric, short synthesis window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from audiojax.frontends import istft, stft
+from audiojax.masking import length_mask, masked_mean
+from audiojax.models.rnn import RNNEncoder
+
+_MASKS = {"sigmoid": nn.sigmoid, "relu": nn.relu}
+
+
+def _mask_fn(kind: str):
+    try:
+        return _MASKS[kind]
+    except KeyError:
+        raise ValueError(f"mask: unknown {kind!r}; known: {sorted(_MASKS)}") from None
+
+
+def _frames_touching(lengths: jax.Array, left: int, hop: int) -> jax.Array:
+    """Frames reading at least one valid sample, when frame ``k`` reads samples ``[k * hop -
+    left, k * hop - left + window)`` (``window > left``) of a signal with ``lengths (batch,)``
+    valid samples; 0 for an empty example. Every output sample below a length is made only
+    from these frames."""
+    count = (lengths - 1 + left) // hop + 1  # the last such k has k * hop - left < length
+    return jnp.where(lengths > 0, count, 0).astype(jnp.int32)
+
+
+def _finish(y: jax.Array, lengths: jax.Array) -> jax.Array:
+    """``(batch, sources, samples)`` zeroed past each length, float32."""
+    return jnp.where(length_mask(lengths, y.shape[-1])[:, None, :], y, 0.0).astype(jnp.float32)
+
+
+class MaskEstimator(nn.Module):
+    """STFT-mask enhancement / separation: ``mixture (batch, samples)``, ``lengths (batch,)``
+    samples -> ``(batch, num_sources, samples)``.
+
+        X = STFT(mixture)                               (batch, freq, frames), complex
+        f = log1p(|X|) - mean over frames               per bin; cumulative mean when causal
+        h = GRU^layers(Dense_hidden(f))                 bidirectional unless causal
+        M = mask(Dense_{num_sources * freq}(h))         (batch, sources, freq, frames) in [0, 1]
+        source_i = iSTFT(M_i * X)                       the mixture's phase
+
+    ``freq = 1 + n_fft // 2``. A mask of ones returns the mixture (the STFT/iSTFT pair is
+    librosa's, perfect reconstruction by window-sum-square normalization).
+
+    Framing: centred (frame ``t`` covers samples ``[t * hop - n_fft / 2, t * hop + n_fft /
+    2)``); with ``causal`` shifted left by ``n_fft / 2 - hop`` so it covers ``[t * hop -
+    n_fft + hop, (t + 1) * hop)`` and reads nothing past the hop it ends. Output sample ``n``
+    then depends on input samples ``m < hop_length * floor((n + n_fft) / hop_length)`` only
+    (look-ahead ``n_fft - 1 - n % hop_length`` samples; see the module docstring).
+
+    Attributes:
+      num_sources: sources estimated (1: enhancement).
+      n_fft, hop_length, window: the STFT (samples; ``window`` as :func:`~audiojax.frontends.stft`
+        takes it). ``causal`` needs ``hop_length <= n_fft // 2``.
+      layers, hidden, cell: the GRU (:class:`~audiojax.models.rnn.RNNEncoder`), ``hidden``
+        features per direction.
+      causal: unidirectional GRU, causal framing and cumulative feature mean, for streaming.
+      mask: ``sigmoid`` (bounded, the default) or ``relu``.
+      dtype: computation dtype of the dense and recurrent layers; the STFT, features and
+        output stay float32. ``axis_name``: accepted for the trainer, unused (no BatchNorm).
+    """
+
+    num_sources: int = 1
+    n_fft: int = 512
+    hop_length: int = 128
+    window: str = "hann"
+    layers: int = 2
+    hidden: int = 128
+    cell: str = "article"
+    causal: bool = False
+    mask: str = "sigmoid"
+    dtype: Any = jnp.float32
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, mixture: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
+        n_fft, hop = self.n_fft, self.hop_length
+        if self.causal and hop > n_fft // 2:
+            raise ValueError(f"hop_length: {hop} must be at most n_fft // 2 = {n_fft // 2} "
+                             f"with causal (frames are shifted left by n_fft // 2 - hop_length)")
+        mask_fn = _mask_fn(self.mask)
+        batch, samples = mixture.shape
+        lengths = jnp.clip(jnp.asarray(lengths, jnp.int32), 0, samples)
+        x = jnp.where(length_mask(lengths, samples), mixture.astype(jnp.float32), 0.0)
+        # Shift (causal framing) and n_fft // 2 zeros at the end, so every frame that reads a
+        # valid sample exists however the batch is padded: padding then changes no frame.
+        shift = n_fft // 2 - hop if self.causal else 0
+        x = jnp.pad(x, ((0, 0), (shift, n_fft // 2)))
+        spec = dict(n_fft=n_fft, hop_length=hop, window=self.window, center=True)
+        X = stft(x, **spec)                                    # (batch, freq, frames)
+        freq, frames = X.shape[-2:]
+        valid = jnp.minimum(_frames_touching(lengths, n_fft // 2 + shift, hop), frames)
+        frame_mask = length_mask(valid, frames)[..., None]     # (batch, frames, 1)
+
+        f = jnp.log1p(jnp.abs(jnp.swapaxes(X, -1, -2)))      # (batch, frames, freq)
+        if self.causal:  # mean over frames 0..t: no future statistics
+            count = jnp.arange(1, frames + 1, dtype=f.dtype)[None, :, None]
+            f = f - jnp.cumsum(f, axis=1) / count
+        else:
+            f = f - masked_mean(f, frame_mask[..., 0], axis=1)[:, None, :]
+        f = jnp.where(frame_mask, f, 0.0)
+
+        h = nn.Dense(self.hidden, dtype=self.dtype, name="input")(f.astype(self.dtype))
+        h, _ = RNNEncoder(self.hidden, self.layers, bidirectional=not self.causal,
+                          cell=self.cell, dtype=self.dtype, name="rnn")(h, valid, train=train)
+        m = nn.Dense(self.num_sources * freq, dtype=self.dtype, name="mask_out")(h)
+        m = mask_fn(m.astype(jnp.float32)).reshape(batch, frames, self.num_sources, freq)
+        m = jnp.transpose(m, (0, 2, 3, 1))                    # (batch, sources, freq, frames)
+        y = istft(m * X[:, None], **spec, length=x.shape[-1])  # (batch, sources, padded)
+        return _finish(y[..., shift:shift + samples], lengths)
+
+
+class _Norm(nn.Module):
+    """Conv-TasNet's layer norms of ``x (batch, frames, C)``, statistics over frames and
+    channels: global (gLN) over the valid frames of ``mask (batch, frames)``, or cumulative
+    (cLN, ``causal``) over frames ``0..k`` for frame ``k``; a gain and bias per channel."""
+
+    causal: bool = False
+    eps: float = 1e-8  # the paper's
+
+    @nn.compact
+    def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
+        channels = x.shape[-1]
+        gain = self.param("scale", nn.initializers.ones, (channels,))
+        bias = self.param("bias", nn.initializers.zeros, (channels,))
+        v = x.astype(jnp.float32)
+        if self.causal:
+            count = channels * jnp.arange(1, x.shape[1] + 1, dtype=jnp.float32)[None, :, None]
+            mean = jnp.cumsum(v.sum(-1, keepdims=True), axis=1) / count
+            var = jnp.cumsum((v ** 2).sum(-1, keepdims=True), axis=1) / count - mean ** 2
+        else:
+            valid = mask[..., None]
+            count = jnp.maximum(valid.sum((1, 2), keepdims=True) * channels, 1)
+            mean = jnp.where(valid, v, 0.0).sum((1, 2), keepdims=True) / count
+            var = jnp.where(valid, (v - mean) ** 2, 0.0).sum((1, 2), keepdims=True) / count
+        y = (v - mean) * jax.lax.rsqrt(jnp.maximum(var, 0.0) + self.eps) * gain + bias
+        return y.astype(x.dtype)
+
+
+class TemporalBlock(nn.Module):
+    """One 1-D conv block of the separator: ``x (batch, frames, B)``, ``mask (batch, frames)``
+    -> ``(residual (batch, frames, B) or None, skip (batch, frames, Sc))``:
+
+        y = norm(PReLU(conv1x1_H(x)))
+        y = norm(PReLU(depthwise_conv_P(y, dilation)))   'same' padding, or left only (causal)
+        residual = conv1x1_B(y), skip = conv1x1_Sc(y)
+
+    The depthwise conv's input is zeroed past ``mask``, so valid frames never read padding.
+    """
+
+    hidden: int
+    bottleneck: int
+    skip: int
+    kernel_size: int = 3
+    dilation: int = 1
+    causal: bool = False
+    residual: bool = True  # the last block's residual output is never used
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, mask: jax.Array):
+        conv = lambda n, name: nn.Conv(n, (1,), dtype=self.dtype, name=name)  # noqa: E731
+        prelu = lambda: nn.PReLU(negative_slope_init=0.25)  # noqa: E731  PyTorch's initial slope
+        y = _Norm(self.causal)(prelu()(conv(self.hidden, "expand")(x)), mask)
+        y = jnp.where(mask[..., None], y, jnp.zeros((), y.dtype))
+        context = self.dilation * (self.kernel_size - 1)
+        pad = (context, 0) if self.causal else (context // 2, context - context // 2)
+        y = nn.Conv(self.hidden, (self.kernel_size,), kernel_dilation=(self.dilation,),
+                    padding=(pad,), feature_group_count=self.hidden, dtype=self.dtype,
+                    name="depthwise")(y)
+        y = _Norm(self.causal)(prelu()(y), mask)
+        residual = conv(self.bottleneck, "residual")(y) if self.residual else None
+        return residual, conv(self.skip, "skip")(y)
+
+
+class ConvTasNet(nn.Module):
+    """Conv-TasNet: ``mixture (batch, samples)``, ``lengths (batch,)`` samples -> ``(batch,
+    num_sources, samples)``.
+
+        w = ReLU(Conv1D_N(mixture, kernel L, stride L // 2))        encoder, (batch, frames, N)
+        s = sum of skips of R x X TemporalBlocks (dilations 1, 2, .., 2**(X-1)) on
+            conv1x1_B(norm(w))
+        m_i = mask(conv1x1_{num_sources * N}(PReLU(s)))             (batch, frames, N) each
+        source_i = ConvTranspose1D(m_i * w, kernel L, stride L // 2)  overlap-add decoder
+
+    Frame ``k`` reads samples ``[k * hop - (L - hop), k * hop + hop)`` (``hop = L // 2``; the
+    input zero-padded at both ends, so every sample is covered by the same number of frames);
+    the decoder's output is trimmed to the input's samples. About 0.32M parameters at the
+    defaults (a small CPU size); the paper's best non-causal model is ``N=512, L=16, B=128,
+    H=512, P=3, X=8, R=3, Sc=128`` (4.9M parameters here, the paper's table says 5.1M).
+
+    With ``causal``: left-padded depthwise convolutions and cumulative layer norm (cLN)
+    instead of global (gLN); output sample ``n`` depends on input samples ``m < hop *
+    floor((n + L) / hop)`` only (look-ahead ``L - 1 - n % hop`` samples).
+
+    Attributes:
+      num_sources: sources estimated.
+      N: encoder filters. L: their length in samples (stride ``L // 2``; ``L >= 2``).
+      B: bottleneck channels. H: conv-block channels. P: depthwise kernel size.
+      X: blocks per repeat. R: repeats. Sc: skip-connection channels.
+      causal: for streaming (above). mask: ``sigmoid`` (the paper's) or ``relu``.
+      dtype: computation dtype of the convolutions (norm statistics and output float32).
+        ``axis_name``: accepted for the trainer, unused (no BatchNorm).
+    """
+
+    num_sources: int = 1
+    N: int = 128
+    L: int = 16
+    B: int = 64
+    H: int = 128
+    P: int = 3
+    X: int = 6
+    R: int = 2
+    Sc: int = 64
+    causal: bool = False
+    mask: str = "sigmoid"
+    dtype: Any = jnp.float32
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, mixture: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
+        if self.L < 2:
+            raise ValueError(f"L: {self.L} must be at least 2 (the stride is L // 2)")
+        mask_fn = _mask_fn(self.mask)
+        batch, samples = mixture.shape
+        window, hop = self.L, self.L // 2
+        left = window - hop
+        lengths = jnp.clip(jnp.asarray(lengths, jnp.int32), 0, samples)
+        x = jnp.where(length_mask(lengths, samples), mixture.astype(jnp.float32), 0.0)
+        # Enough frames for every sample (frame k covers [k*hop - left, k*hop - left + L)),
+        # exactly filling the padded signal; computed from static shapes.
+        frames = (samples - 1 + left) // hop + 1
+        right = (frames - 1) * hop + window - left - samples
+        x = jnp.pad(x, ((0, 0), (left, right)))[..., None].astype(self.dtype)
+        w = nn.relu(nn.Conv(self.N, (window,), strides=(hop,), padding="VALID",
+                            use_bias=False, dtype=self.dtype, name="encoder")(x))
+        mask = length_mask(jnp.minimum(_frames_touching(lengths, left, hop), frames),
+                           frames)                            # (batch, frames)
+        w = jnp.where(mask[..., None], w, jnp.zeros((), w.dtype))  # padding never leaks
+
+        y = nn.Conv(self.B, (1,), dtype=self.dtype, name="bottleneck")(
+            _Norm(self.causal, name="input_norm")(w, mask))
+        skips = 0.0
+        for r in range(self.R):
+            for i in range(self.X):
+                last = r == self.R - 1 and i == self.X - 1
+                residual, skip = TemporalBlock(
+                    self.H, self.B, self.Sc, self.P, 2 ** i, self.causal, residual=not last,
+                    dtype=self.dtype, name=f"block_{r}_{i}")(y, mask)
+                skips = skips + skip
+                if residual is not None:
+                    y = y + residual
+        m = nn.Conv(self.num_sources * self.N, (1,), dtype=self.dtype, name="mask_out")(
+            nn.PReLU(negative_slope_init=0.25)(skips))
+        m = mask_fn(m.astype(jnp.float32)).reshape(batch, frames, self.num_sources, self.N)
+        est = jnp.transpose(m * w[:, :, None, :].astype(jnp.float32), (0, 2, 1, 3))
+        est = est.reshape(batch * self.num_sources, frames, self.N).astype(self.dtype)
+        out = nn.ConvTranspose(1, (window,), strides=(hop,), padding="VALID", use_bias=False,
+                               dtype=self.dtype, name="decoder")(est)  # overlap-add
+        out = out[:, left:left + samples, 0].reshape(batch, self.num_sources, samples)
+        return _finish(out, lengths)

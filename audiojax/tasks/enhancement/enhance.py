@@ -1,0 +1,119 @@
+"""``audiojax enhance``: one enhanced WAV per input file, at the input's rate and length.
+
+Inputs of any length, rate and channel count: mixed down and resampled to the run's rate, run
+through the model whole up to ``enhance.segment_seconds`` and in half-overlapping segments
+beyond (cross-faded with a periodic Hann window, whose overlapping halves sum to one), and
+resampled back. With several sources, each segment's are put in the order that best matches
+the segment before over their overlap. ``OUT/NAME.wav`` for enhancement; a separation run writes ``OUT/NAME_s1.wav``,
+``OUT/NAME_s2.wav``, ... (:mod:`audiojax.tasks.separation`). Two inputs of one name would
+write the same file: refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from audiojax.tasks.commands import add_run_arguments, overrides_from
+
+# Lengths are padded up to a multiple of this (seconds), so that few shapes are compiled.
+PAD_SECONDS = 1.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("--out", required=True, help="the folder to write the WAVs into")
+    parser.add_argument("files", nargs="+", help="audio files")
+
+
+def output_names(files: list[str], sources: int) -> list[list[str]]:
+    """The WAV names each input gets (``NAME.wav``, or ``NAME_s1.wav``... for several sources);
+    ValueError naming two inputs that would write the same file."""
+    seen: dict[str, str] = {}
+    out = []
+    for f in files:
+        stem = Path(f).stem
+        if stem in seen:
+            raise ValueError(f"{f}: would overwrite the output of {seen[stem]} (same name); "
+                             f"enhance them into different --out folders")
+        seen[stem] = f
+        out.append([f"{stem}.wav"] if sources == 1 else
+                   [f"{stem}_s{k + 1}.wav" for k in range(sources)])
+    return out
+
+
+def run(args: argparse.Namespace, runs) -> int:
+    from audiojax import audio  # noqa: PLC0415
+    from audiojax.progress import progress  # noqa: PLC0415
+
+    trained = runs.restore(args.workdir, args.checkpoint, overrides_from(args, ()))
+    names = output_names(args.files, len(trained.task.targets))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    process = processor(trained)
+    for path, files in zip(progress(args.files, desc="enhance", unit="file"), names):
+        y, sr = audio.load(path, sr=None)
+        estimates = process(audio.resample(y, sr, trained.config.data.sample_rate))
+        for name, est in zip(files, estimates):
+            est = audio.resample(est, trained.config.data.sample_rate, sr)[:y.size]
+            audio.save(out / name, np.pad(est, (0, y.size - est.size)).clip(-1, 1), sr)
+    print(f"wrote {sum(map(len, names))} files to {out}")
+    return 0
+
+
+def processor(run):
+    """``process(y (samples,)) -> (num_sources, samples)``: the run's model over a waveform at
+    its rate, whole or in cross-faded half-overlapping segments (``enhance.segment_seconds``)."""
+    import jax  # noqa: PLC0415
+
+    sr = run.config.data.sample_rate
+    segment = int(run.config.enhance.segment_seconds * sr)
+    pad = int(PAD_SECONDS * sr)
+    step = jax.jit(lambda audio, length: run.task.estimate(run.variables, {"audio": audio,
+                                                                           "length": length}))
+
+    def whole(y):
+        size = -(-y.size // pad) * pad
+        x = np.zeros((1, size), np.float32)
+        x[0, :y.size] = y
+        return np.asarray(step(x, np.array([y.size], np.int32)))[0, :, :y.size]
+
+    def process(y):
+        y = np.asarray(y, np.float32)
+        if y.size <= segment:
+            return whole(y)
+        hop = segment // 2
+        window = np.sin(np.pi * np.arange(segment) / segment) ** 2  # periodic Hann
+        starts = list(range(0, y.size - segment, hop)) + [y.size - segment]
+        out = None
+        weight = np.zeros(y.size)
+        for k, start in enumerate(starts):
+            w = window.copy()
+            if k == 0:
+                w[:hop] = 1.0  # nothing before the first segment to fade with
+            if k == len(starts) - 1:
+                w[segment - hop:] = 1.0
+            est = whole(y[start:start + segment])
+            if out is None:
+                out = np.zeros((est.shape[0], y.size))
+            else:
+                est = est[best_order(out[:, start:starts[k - 1] + segment], est)]
+            out[:, start:start + segment] += w * est
+            weight[start:start + segment] += w
+        return (out / weight).astype(np.float32)
+
+    return process
+
+
+def best_order(before: np.ndarray, estimate: np.ndarray) -> list[int]:
+    """The order of ``estimate``'s sources ``(S, samples)`` whose first samples correlate best
+    with ``before (S, overlap)``, the output so far over the overlap."""
+    n = before.shape[1]
+    if estimate.shape[0] == 1:
+        return [0]
+    corr = before @ estimate[:, :n].T  # (S, S): output source i against estimate j
+    return list(max(itertools.permutations(range(estimate.shape[0])),
+                    key=lambda p: sum(corr[i, j] for i, j in enumerate(p))))
