@@ -71,8 +71,8 @@ def learning_curves_png(path: str | os.PathLike, records: list[dict], title: str
                 steps, values = zip(*pts)
                 ax.plot(steps, values, marker="o" if len(pts) < 30 else None, ms=3, label=split)
         ax.set(xlabel="step", ylabel=name)
-        if name == "loss":
-            ax.set_yscale("log")
+        if name == "loss" and all(v > 0 for r in records if name in r for v in [r[name]]):
+            ax.set_yscale("log")  # not for a loss that goes negative (minus the SI-SDR)
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
