@@ -188,12 +188,23 @@ def checkpoints():
     return Checkpoints
 
 
-@pytest.fixture
-def fast_compilation():
-    """Most XLA optimizations off (compilation dominates a tiny run), restored afterwards."""
+def _without_most_optimizations():
     import jax
 
     before = jax.config.read("jax_disable_most_optimizations")
     jax.config.update("jax_disable_most_optimizations", True)
     yield
     jax.config.update("jax_disable_most_optimizations", before)
+
+
+@pytest.fixture
+def fast_compilation():
+    """Most XLA optimizations off (compilation dominates a tiny run), restored afterwards."""
+    yield from _without_most_optimizations()
+
+
+@pytest.fixture(scope="module")
+def fast_compilation_module():
+    """:func:`fast_compilation` for a whole module of tiny models
+    (``pytestmark = pytest.mark.usefixtures("fast_compilation_module")``)."""
+    yield from _without_most_optimizations()

@@ -20,13 +20,8 @@ TINY = {  # hundreds to a few thousand parameters: compiling dominates
 WINDOW_HOP = {"mask_estimator": (64, 16), "conv_tasnet": (16, 8)}  # (window, hop) of TINY
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compile():
-    """Compilation dominates these tiny models; XLA's optimizations are not worth it here."""
-    before = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", before)
+# Compilation dominates these tiny models; XLA's optimizations are not worth it here.
+pytestmark = pytest.mark.usefixtures("fast_compilation_module")
 
 
 def _signal(batch=2, samples=SAMPLES, seed=0):

@@ -20,13 +20,8 @@ TINY = {  # a few thousand parameters each: compiling dominates
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compile():
-    """Compilation dominates these tiny models; XLA's optimizations are not worth it here."""
-    before = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", before)
+# Compilation dominates these tiny models; XLA's optimizations are not worth it here.
+pytestmark = pytest.mark.usefixtures("fast_compilation_module")
 
 
 def _numpy_statistics(x, lengths, weights=None, eps=1e-5):
