@@ -182,10 +182,10 @@ def test_evaluate_names_unknown_labels(tiny_commands, tiny_data_dir, one_step_ru
 DEVICE_MATRIX = [  # jit across devices is also run, on 2 processes, by tests/test_distributed.py
     pytest.param("kws_gru.py", "pmap", id="kws_gru-pmap"),
     pytest.param("asr_attention.py", "pmap", id="asr_attention-pmap"),
-    pytest.param("wavenet.py", "pmap", id="wavenet-pmap"),
     *[pytest.param(e, m, id=f"{e[:-3]}-{m}", marks=pytest.mark.slow)
       for e, m in [("kws_seed_cnn.py", "jit"), ("kws_seed_cnn.py", "pmap"), ("kws_gru.py", "jit"), ("kws_logmel_cnn.py", "jit"), ("kws_logmel_cnn.py", "pmap"),
-                   ("asr_attention.py", "jit"), ("wavenet.py", "jit"), ("wavenet_vocoder.py", "jit"),
+                   ("asr_attention.py", "jit"), ("wavenet.py", "jit"), ("wavenet.py", "pmap"),
+                   ("wavenet_vocoder.py", "jit"),
                    ("wavenet_vocoder.py", "pmap"), ("samplernn.py", "jit"), ("samplernn.py", "pmap")]],
 ]
 
