@@ -1,8 +1,9 @@
 """Speech enhancement on the `enhance` corpus with Conv-TasNet (learned encoder and decoder, a
 temporal convolutional separator: audiojax/models/separation.py), trained on the negative
 SI-SDR; the recipe of experiments/enhance_mask_gru.py. The default size is the CPU one (well
-under 1M parameters); `--config.model.N=512 --config.model.B=128 --config.model.H=512
---config.model.X=8 --config.model.R=3` is the paper's, for an accelerator.
+under 1M parameters: 323k); `--config.model.N=512 --config.model.B=128 --config.model.H=512
+--config.model.Sc=128 --config.model.X=8 --config.model.R=3` is the paper's (4.9M), for an
+accelerator.
 
     audiojax train --config experiments/enhance_convtasnet.py:small --workdir runs/enhance_convtasnet_small
     audiojax train --config experiments/enhance_convtasnet.py:tiny --workdir /tmp/enhance_convtasnet_tiny
@@ -14,7 +15,8 @@ from pathlib import Path
 from audiojax.config import load_module
 from audiojax.train.defaults import apply_variant
 
-enhance_config = load_module(Path(__file__).with_name("enhance_mask_gru.py")).enhance_config
+_recipe = load_module(Path(__file__).with_name("enhance_mask_gru.py"))
+enhance_config, enhance_tiny = _recipe.enhance_config, _recipe.enhance_tiny
 
 
 def get_config(variant=None):
@@ -26,7 +28,5 @@ def get_config(variant=None):
         c.model.X = 2
         c.model.R = 1
         c.model.Sc = 8
-        c.enhance.perceptual_stride = 3
-        c.enhance.plot_examples = 1
-        c.data.bucket_seconds = ()       # 12 training clips: too few for buckets
+        enhance_tiny(c)
     return apply_variant(c, variant)

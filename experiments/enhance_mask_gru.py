@@ -37,14 +37,19 @@ def enhance_config(model):
     return c
 
 
+def enhance_tiny(c):
+    """The tiny variant's evaluation and data settings shared by the enhancement experiments."""
+    c.enhance.perceptual_stride = 3
+    c.enhance.plot_examples = 1
+    c.data.bucket_seconds = ()       # 12 training clips: too few for buckets
+
+
 def get_config(variant=None):
     c = enhance_config("mask_estimator")
     if variant == "tiny":
         c.model.hidden = 16
         c.model.layers = 1
-        c.enhance.perceptual_stride = 3
-        c.enhance.plot_examples = 1
-        c.data.bucket_seconds = ()       # 12 training clips: too few for buckets
+        enhance_tiny(c)
     elif variant == "small":
         c.model.hidden = 96
     return apply_variant(c, variant)

@@ -4,8 +4,8 @@ Inputs of any length, rate and channel count: mixed down and resampled to the ru
 through the model whole up to ``enhance.segment_seconds`` and in half-overlapping segments
 beyond (cross-faded with a periodic Hann window, whose overlapping halves sum to one), and
 resampled back. With several sources, each segment's are put in the order that best matches
-the segment before over their overlap. ``OUT/NAME.wav`` for enhancement; a separation run writes ``OUT/NAME_s1.wav``,
-``OUT/NAME_s2.wav``, ... (:mod:`audiojax.tasks.separation`). Two inputs of one name would
+the segment before over their overlap. ``OUT/NAME.wav`` for one source, ``OUT/NAME_s1.wav``,
+``OUT/NAME_s2.wav``, ... for several. Two inputs of one name would
 write the same file: refused before anything is written.
 """
 

@@ -5,9 +5,9 @@ improvement over the mixture (SI-SDRi), SDR, PESQ and STOI.
 A model is a linen module called as ``model(mixture (B, samples), lengths (B,), *, train) ->
 (B, num_sources, samples)`` (:mod:`audiojax.models.separation`); enhancement takes source 0 as
 the speech (``num_sources`` 1). Batches hold ``audio`` (the mixture) and ``clean`` (the target,
-sample for sample), read from manifests ``mixture<TAB>clean``. Separation
-(:mod:`audiojax.tasks.separation`) is this task with several sources and the best of their
-orderings.
+sample for sample), read from manifests ``mixture<TAB>clean``. ``targets`` names the reference
+signals, so a task with several sources (separation, scored by the best of their orderings,
+:func:`~audiojax.tasks.enhancement.metrics.pit_si_sdr`) can build on this one.
 """
 
 from __future__ import annotations
@@ -82,8 +82,7 @@ class Enhancement(Task):
 
     def loss(self, params, batch_stats, batch, rng, axis_name):
         variables = {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
-        out = self.apply(variables, batch, train=True, mutable=["batch_stats"])
-        estimates, updates = out
+        estimates, updates = self.apply(variables, batch, train=True, mutable=["batch_stats"])
         si_sdr = self.example_si_sdr(estimates, self.references(batch), batch["length"])
         loss = -masked_mean(si_sdr, batch["mask"], axis_name=axis_name)
         return loss, (updates.get("batch_stats", {}), {"loss": loss, "si_sdr": -loss})
