@@ -201,8 +201,9 @@ def spectrograms_png(path: str | os.PathLike, signals: dict[str, np.ndarray], sr
     for ax, (name, y) in zip(axes[:, 0], signals.items()):
         y = np.asarray(y, np.float32)
         if len(y) >= n_fft:
-            images.append(ax.specgram(y, NFFT=n_fft, Fs=sr, noverlap=n_fft - n_fft // 4,
-                                      window=np.hanning(n_fft), cmap="magma")[3])
+            with np.errstate(divide="ignore"):  # digital silence is -inf dB: the scale's floor
+                images.append(ax.specgram(y, NFFT=n_fft, Fs=sr, noverlap=n_fft - n_fft // 4,
+                                          window=np.hanning(n_fft), cmap="magma")[3])
         ax.set(ylabel=f"{name}\nHz", xlim=(0, len(y) / sr))
     if images:
         low, high = images[0].get_clim()

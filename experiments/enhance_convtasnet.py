@@ -16,17 +16,21 @@ from audiojax.config import load_module
 from audiojax.train.defaults import apply_variant
 
 _recipe = load_module(Path(__file__).with_name("enhance_mask_gru.py"))
-enhance_config, enhance_tiny = _recipe.enhance_config, _recipe.enhance_tiny
+
+
+def tiny_model(c):
+    """The tiny variant's Conv-TasNet (also experiments/separate_convtasnet.py's)."""
+    c.model.N = 16
+    c.model.B = 8
+    c.model.H = 16
+    c.model.X = 2
+    c.model.R = 1
+    c.model.Sc = 8
 
 
 def get_config(variant=None):
-    c = enhance_config("conv_tasnet")
+    c = _recipe.enhance_config("conv_tasnet")
     if variant == "tiny":
-        c.model.N = 16
-        c.model.B = 8
-        c.model.H = 16
-        c.model.X = 2
-        c.model.R = 1
-        c.model.Sc = 8
-        enhance_tiny(c)
+        tiny_model(c)
+        _recipe.enhance_tiny(c)
     return apply_variant(c, variant)

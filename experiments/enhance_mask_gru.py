@@ -18,11 +18,12 @@ from audiojax.evaluators import evaluator
 from audiojax.train.defaults import apply_variant, base_config
 
 
-def enhance_config(model):
+def enhance_config(model, task="enhancement", source="enhance"):
     """The `enhance` corpus, whole sentences in length buckets, Adam with a cosine schedule and gradient
-    clipping, validation SI-SDRi ranking checkpoints; enhancement model `model`."""
-    c = base_config("enhancement", model)
-    c.data.source = "enhance"
+    clipping, validation SI-SDRi ranking checkpoints; enhancement model `model` (the separation
+    experiments: `task` separation on the `separate` corpus)."""
+    c = base_config(task, model)
+    c.data.source = source
     c.data.max_seconds = 8.0           # whole sentences, in length buckets
     c.data.bucket_seconds = (2.0, 3.0, 4.0, 6.0)
     c.batch_size = 16

@@ -479,11 +479,16 @@ def test_clip_conditions_bin_each_recording_and_find_its_corpus(tmp_path):
         {"room": "RT60 >= 0.65 s", "noise": "SNR < 10 dB", "noise kind": "babble+colour",
          "channel": "bandpass", "dry": "not dry"},
     ]
-    assert all(b[name] in CONDITIONS[name] for b in bins for name in CONDITIONS)
+    assert all(b[name] in CONDITIONS[name] for b in bins for name in b)
+    mixture = {"voices": ["espeak-en", "espeak-en-us"], "engines": ["espeak", "espeak"],
+               "aug": {"level_db": -2.5}}
+    assert clip_conditions(mixture) == {"level": "|level| >= 2.5 dB", "talkers": "same engine"}
+    mixture.update(engines=["espeak", "flite"], aug={"level_db": 2.49})
+    assert clip_conditions(mixture) == {"level": "|level| < 2.5 dB", "talkers": "different engines"}
     corpus = tmp_path / "corpus"
     (corpus / "wav").mkdir(parents=True)
     (corpus / "clips.jsonl").write_text("".join(json.dumps(c) + "\n" for c in clips))
-    expected = {name: [bins[i][name] for i in (3, 0, 2)] for name in CONDITIONS}
+    expected = {name: [bins[i][name] for i in (3, 0, 2)] for name in bins[0]}
     # A TFDS split's ids (relative, no .wav) and a manifest's paths (relative to it, or
     # absolute) find the same records.
     assert conditions_of(["wav/d", "wav/a", "wav/c"], base=corpus) == expected

@@ -220,3 +220,19 @@ def test_voice_count_sweep_holds_the_steps_fixed():
         == [(0.25, 3568), (0.5, 3568), (1.0, 3568)]
     tiny = sw.load_sweep(str(ROOT / "launch" / "kws_voices.py") + ":tiny")
     assert [r["overrides"] for r in tiny] == [{"data.train_voices": 0.5}, {"data.train_voices": 1.0}]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "launch").glob("*.py")))
+def test_every_launch_file_names_configs_that_take_its_overrides(name):
+    """Each run of each sweep file (tiny variant) loads: its experiment exists and every
+    override names a key of that experiment's config."""
+    runs = sw.load_sweep(str(ROOT / "launch" / f"{name}.py") + ":tiny")
+    assert runs
+    for run in runs:
+        config = load_config(str(ROOT / run["config"]),
+                             [f"{k}={v}" for k, v in run["overrides"].items()])
+        for key, value in run["overrides"].items():
+            node = config
+            for part in key.split("."):
+                node = node[part]
+            assert node == value, (run, key)

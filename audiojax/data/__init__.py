@@ -17,6 +17,14 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("AUDIOJAX_DATA") or Path.home() / ".cache" / "audiojax")
 
 
+def local_spec(spec: str) -> tuple[str, str, str]:
+    """``NAME[/SIZE[/VERSION]]`` -> ``(name, size (default full), version (a folder of the
+    corpus holding its own manifests, e.g. separate's wav16k/max; default ""))``."""
+    name, _, rest = spec.partition("/")
+    size, _, version = rest.partition("/")
+    return name, size or "full", version
+
+
 def corpus_dir(data_dir: str | os.PathLike, name: str, size: str = "full") -> Path:
     """Folder of a local corpus: ``DIR/NAME`` for the full size, ``DIR/NAME_SIZE`` otherwise."""
     return Path(data_dir) / (name if size == "full" else f"{name}_{size}")

@@ -40,7 +40,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 import numpy as np
 
 from audiojax import audio as audio_lib
-from audiojax.data import corpus_dir, default_data_dir
+from audiojax.data import corpus_dir, default_data_dir, local_spec
 from audiojax.data.manifest import CLIP_COLUMNS, Column, ManifestError, parse_manifest
 
 __all__ = [
@@ -57,7 +57,7 @@ __all__ = [
     "open_source",
 ]
 
-LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance")
+LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance", "separate")
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 
@@ -441,7 +441,8 @@ def open_source(
         only; ``{split}`` in the path is replaced by the split (``my/{split}.tsv``);
         ``manifest:DIR`` or an existing directory: ``DIR/SPLIT.tsv``.
       * ``commands``, ``sentences``, ``commands/small``: the local corpus's manifest
-        ``corpus_dir(data_dir, NAME, SIZE)/SPLIT.tsv``.
+        ``corpus_dir(data_dir, NAME, SIZE)/SPLIT.tsv``; ``separate/small/wav16k/max``: the
+        manifest of a version in the corpus's folder, ``.../wav16k/max/SPLIT.tsv``.
       * ``tfds:audiojax_commands/small`` (local builders, read from ``data_dir/tfds``) or
         ``tfds:NAME[/CONFIG]`` for a catalog dataset (read from ``tfds_data_dir``, default TFDS's).
       * ``python:pkg.module:factory``: ``factory(split)`` returns the source (any object with
@@ -473,9 +474,9 @@ def open_source(
                 f"data source {spec!r} is one manifest, but split {split!r} was asked for; give a "
                 f"folder with train/validation/test.tsv or a pattern such as 'my/{{split}}.tsv'")
         return ManifestSource(path, skip_malformed=skip_malformed, columns=columns)
-    corpus, _, size = spec.partition("/")
+    corpus, size, version = local_spec(spec)
     if corpus in LOCAL_CORPORA:
-        path = corpus_dir(data_dir, corpus, size or "full") / f"{split}.tsv"
+        path = corpus_dir(data_dir, corpus, size) / version / f"{split}.tsv"
         if not path.is_file():
             raise FileNotFoundError(
                 f"{spec}: no manifest at {path}; build the corpus first (audiojax data build {corpus})")
@@ -484,7 +485,7 @@ def open_source(
         return ManifestSource(Path(spec) / f"{split}.tsv", skip_malformed=skip_malformed,
                               columns=columns)
     raise ValueError(f"unknown data source {spec!r}: expected manifest:PATH, PATH.tsv, "
-                     f"tfds:NAME[/CONFIG], or a local corpus ({', '.join(LOCAL_CORPORA)}[/SIZE])")
+                     f"tfds:NAME[/CONFIG], or a local corpus ({', '.join(LOCAL_CORPORA)}[/SIZE[/VERSION]])")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import ml_collections
 
-from audiojax.data import corpus_dir, default_data_dir
+from audiojax.data import corpus_dir, default_data_dir, local_spec
 from audiojax.data.manifest import CLIP_COLUMNS, Column
 from audiojax.data.pipeline import Loader, LabelMap, make_loader
 from audiojax.data.sources import LOCAL_CORPORA, ManifestSource, open_source
@@ -19,11 +19,12 @@ def data_dir_of(config: ml_collections.ConfigDict) -> Path:
 
 
 def local_corpus(config: ml_collections.ConfigDict) -> Path | None:
-    """The folder of ``config.data.source`` when it is a local corpus (``commands/tiny``), else None."""
-    name, _, size = config.data.source.partition("/")
+    """The folder of ``config.data.source`` when it is a local corpus (``commands/tiny``,
+    ``separate/small/wav16k/max``: the corpus's folder, not its version's), else None."""
+    name, size, _ = local_spec(config.data.source)
     if name not in LOCAL_CORPORA:
         return None
-    return corpus_dir(data_dir_of(config), name, size or "full")
+    return corpus_dir(data_dir_of(config), name, size)
 
 
 def prepare(config: ml_collections.ConfigDict) -> None:
@@ -37,18 +38,18 @@ def prepare(config: ml_collections.ConfigDict) -> None:
 
     from audiojax.data import corpora  # noqa: PLC0415
 
-    name, _, size = config.data.source.partition("/")
+    name, size, _ = local_spec(config.data.source)
     seed = config.data.build_seed
     info = corpora.load_info(folder)
     if info is None:
         if jax.process_index() == 0:
-            print(f"building the {name} corpus ({size or 'full'}) in {data_dir_of(config)} (first use)")
-            print(corpora.build(name, data_dir=data_dir_of(config), size=size or "full", seed=seed))
+            print(f"building the {name} corpus ({size}) in {data_dir_of(config)} (first use)")
+            print(corpora.build(name, data_dir=data_dir_of(config), size=size, seed=seed))
         sync_global_devices("audiojax corpus built")  # other processes wait for process 0
     elif info["seed"] != seed:
         raise ValueError(f"config.data.build_seed={seed}, but {folder} was built with seed "
                          f"{info['seed']}; rebuild it (audiojax data build {name} --size "
-                         f"{size or 'full'} --seed {seed}) or use build_seed={info['seed']}")
+                         f"{size} --seed {seed}) or use build_seed={info['seed']}")
 
 
 def is_split(data: str) -> bool:
@@ -98,12 +99,14 @@ def clip_folder(config: ml_collections.ConfigDict, source) -> Path | str:
 
 def loader_for(config: ml_collections.ConfigDict, source, label_to_id: LabelMap, *, train: bool,
                batch_size: int) -> Loader:
-    """The grain loader of ``source`` with the run's rate and crop length; each record's label
-    becomes ``label_to_id(label)`` (a dict of class ids, or a tokenizer for transcripts)."""
+    """The grain loader of ``source`` with the run's rate and crop length (training:
+    ``data.train_seconds`` when set); each record's label becomes ``label_to_id(label)`` (a
+    dict of class ids, or a tokenizer for transcripts)."""
     rate = config.data.sample_rate
+    seconds = config.data.train_seconds if train and config.data.train_seconds else config.data.max_seconds
     return make_loader(
         source, sample_rate=rate, batch_size=batch_size, train=train,
-        max_length=int(round(config.data.max_seconds * rate)),
+        max_length=int(round(seconds * rate)),
         bucket_lengths=[int(round(s * rate)) for s in config.data.bucket_seconds],
         seed=config.seed, worker_count=config.data.num_workers if train else 0,
         label_to_id=label_to_id, on_bad=config.data.on_bad, center=config.data.center == "energy")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from audiojax import models
+from audiojax.data import local_spec
 from audiojax.evaluators import check_spec, evaluator
 from audiojax.tasks import task_class
 from audiojax.train.state import OPTIMIZERS, SCHEDULES
@@ -41,6 +42,8 @@ def trainer_config() -> ml_collections.ConfigDict:
     c.data.sample_rate = 16000       # Hz
     c.data.max_seconds = 4.0         # crop/pad length (the article's max_length = 4 s)
     c.data.bucket_seconds = ()       # length buckets below max_seconds (audiojax.data.buckets)
+    c.data.train_seconds = 0.0       # > 0: training crops this long (random windows; buckets
+                                     # below it), evaluation still up to max_seconds
     c.data.num_workers = 2           # grain worker processes for the training loader
     c.data.on_bad = "error"          # or "skip": skip bad examples and report them at the end
     c.data.center = "none"           # or "energy": centre each window on its speech
@@ -99,9 +102,10 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_colle
       the README's main job and the ablations.
     - None: the full corpus, the experiment's own schedule.
     """
-    name = c.data.source.partition("/")[0]
+    name, _, version = local_spec(c.data.source)
+    version = f"/{version}" if version else ""  # a corpus's version (separate/full/wav16k/max) stays
     if variant == "tiny":
-        c.data.source = f"{name}/tiny"
+        c.data.source = f"{name}/tiny{version}"
         c.data.num_workers = 0
         c.batch_size = 8
         c.num_train_steps = 6
@@ -111,7 +115,7 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_colle
         for spec in c.evals.values():
             spec.every_steps = 3
     elif variant == "small":
-        c.data.source = f"{name}/small"
+        c.data.source = f"{name}/small{version}"
         c.num_train_steps = 600
         c.log_every_steps = 20
         c.checkpoint_every_steps = 100
@@ -201,6 +205,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.num_train_steps == 0 or config.num_train_steps < -1:
         raise ValueError(f"config.num_train_steps={config.num_train_steps}: positive, or -1 "
                          f"(num_epochs decides)")
+    if config.data.train_seconds < 0:
+        raise ValueError(f"config.data.train_seconds={config.data.train_seconds}: 0 (max_seconds) or positive")
     for key in ("learning_rate", "weight_decay", "momentum", "warmup_steps", "grad_clip_norm"):
         if config[key] < 0:
             raise ValueError(f"config.{key}={config[key]}: must not be negative")

@@ -47,6 +47,7 @@ CORPORA = {
     "sentences": "speech recognition: short English sentences, normalized transcripts",
     "speakers": "speaker recognition: voice configurations reading sentences, with trial lists",
     "enhance": "speech enhancement: sentences with noise at -5..20 dB, and dry (mixture, clean)",
+    "separate": "source separation: two talkers' sentences summed, WSJ0-2mix style, 8/16 kHz, min/max, noisy",
 }
 TFDS_CORPORA = ("commands", "sentences")  # the corpora with a TFDS copy
 SIZES = ("tiny", "small", "full", "large")   # large: sentences only
@@ -103,6 +104,13 @@ class CorpusSummary:
             lines += [f"{s}: {d['sources']} recorded sources; "
                       + ", ".join(f"{k} {n}" for k, n in d["kinds"].items())
                       for s, d in noise["splits"].items()]
+        if "mixing" in self.info:  # separate: the versions, levels and WHAM-style noise
+            m = self.info["mixing"]
+            packages = ", ".join(f"{p} ({n} files)" for p, n in m["packages"].items())
+            lines.append(f"versions: {', '.join(m['versions'])} (SPLIT.tsv: {m['default']}); "
+                         f"level {m['level_db'][0]:g} to {m['level_db'][1]:g} dB; noisy: SNR "
+                         f"{m['noise_snr_db'][0]:g} to {m['noise_snr_db'][1]:g} dB, recorded "
+                         f"noise from: {packages or 'none installed (make noises)'}")
         if self.tfds_dir is not None:
             lines.append(f"tfds: audiojax_{self.name}/{self.size} in {self.tfds_dir}")
         return "\n".join(lines)
@@ -208,13 +216,21 @@ CONDITIONS = {
     "noise kind": NOISE_KINDS,
     "channel": ("full band", "lowpass", "bandpass"),
     "dry": ("dry", "not dry"),
+    # Two-talker mixtures (the separate corpus):
+    "level": ("|level| < 2.5 dB", "|level| >= 2.5 dB"),
+    "talkers": ("same engine", "different engines"),
 }
 
 
 def clip_conditions(clip: dict) -> dict[str, str]:
     """The bins of :data:`CONDITIONS` a clip's recording falls in: its simulated room (by RT60),
-    added noise (by SNR, and by kind), band limitation, and ``dry`` (none of the three)."""
+    added noise (by SNR, and by kind), band limitation, and ``dry`` (none of the three); for a
+    two-talker mixture, the sources' relative level and whether one synthesizer speaks both."""
     aug = clip.get("aug", {})
+    if "voices" in clip:
+        return {"level": "|level| < 2.5 dB" if abs(aug["level_db"]) < 2.5 else "|level| >= 2.5 dB",
+                "talkers": ("same engine" if len(set(clip["engines"])) == 1
+                            else "different engines")}
     room, snr, channel = aug.get("room"), aug.get("snr_db"), aug.get("channel")
     rt60 = room["rt60"] if room else None
     return {
@@ -235,18 +251,20 @@ def conditions_of(ids: list[str], base: str | os.PathLike = "") -> dict[str, lis
     ``ids``: WAV paths, absolute or relative to ``base`` (a corpus folder for a split's ids, a
     manifest's folder for its paths), with or without ``.wav`` (a TFDS copy's ids drop it). The
     corpus is the first folder above the first clip that holds a ``clips.jsonl`` (also where
-    `audiojax data sample` or `cross` manifests point)."""
+    `audiojax data sample` or `cross` manifests point); a clip's ``copies`` are the paths of
+    its other versions (the separate corpus's)."""
     if not ids:
         return None
     paths = [Path(base, i if i.endswith(".wav") else i + ".wav").resolve() for i in ids]
     root = next((d for d in paths[0].parents if (d / "clips.jsonl").is_file()), None)
     if root is None:
         return None
-    by_path = {(root / c["path"]).resolve(): clip_conditions(c) for c in read_clips(root)}
+    by_path = {(root / p).resolve(): clip_conditions(c) for c in read_clips(root)
+               for p in [c["path"], *c.get("copies", ())]}
     rows = [by_path.get(p) for p in paths]
     if any(r is None for r in rows):
         return None
-    return {name: [r[name] for r in rows] for name in CONDITIONS}
+    return {name: [r[name] for r in rows] for name in rows[0]}
 
 
 def sample_clips(folder: str | os.PathLike, split: str, count: int, seed: int = 0,

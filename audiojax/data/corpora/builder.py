@@ -30,15 +30,16 @@ import numpy as np
 import soundfile as sf
 
 from audiojax.data import CORPUS_SPLITS, SPLITS
-from audiojax.data.corpora import (acoustics, commands, enhance, noises, sentences, speakers,
+from audiojax.data.corpora import (acoustics, commands, enhance, noises, sentences, separate, speakers,
                                    voices as V)
 
 SR = 16000
 FORMAT_VERSION = 3  # 2: test_clean.tsv; 3: the checked-in split table, renders, dry clips
-_CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3, "enhance": 4}
+_CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3, "enhance": 4, "separate": 5}
 SPLIT_TABLE = Path(__file__).with_name("voice_splits.tsv")
 TASKS = {"commands": "keyword spotting", "sentences": "speech recognition",
-         "speakers": "speaker recognition", "enhance": "speech enhancement"}
+         "speakers": "speaker recognition", "enhance": "speech enhancement",
+         "separate": "source separation"}
 # Of one accent's espeak-ng variants together: clips as many as this many base voices.
 VARIANTS_WEIGHT = 2.0
 
@@ -99,13 +100,20 @@ SIZES = {
         "small": SizeSpec(None, None, 6, 2000),
         "full": SizeSpec(None, None, 24, 10500),
     },
+    # The same; each clip is the first source of one two-talker mixture.
+    "separate": {  # tiny: flite-rms too, so that validation has two persons
+        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES + ("flite-rms",), 0, 21, bank_voices=4, bank_utts=2,
+                         workers=1),
+        "small": SizeSpec(None, None, 6, 2000),
+        "full": SizeSpec(None, None, 24, 10500),
+    },
 }
 
 
 def corpus_splits(name: str) -> tuple[str, ...]:
     """The manifests a corpus has: ``CORPUS_SPLITS``, ``speakers``' identification split;
-    ``enhance`` has no test_clean (its targets are the clean recordings)."""
-    if name == "enhance":
+    ``enhance`` and ``separate`` have no test_clean (their targets are the clean recordings)."""
+    if name in ("enhance", "separate"):
         return enhance.SPLITS
     return CORPUS_SPLITS + (("identification",) if name == "speakers" else ())
 
@@ -179,7 +187,7 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
                 for w in words:
                     for r in range(reps):
                         clips.append(Clip(len(clips), split, v, w, r))
-    elif name in ("sentences", "enhance"):
+    elif name in ("sentences", "enhance", "separate"):
         base = spec.target_clips / total_w
         pools = _text_pools()
         for split in SPLITS:
@@ -320,8 +328,8 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
         # Held-out utterances of training speakers are recorded with the training babble.
         bank = st["bank"]["train" if c.split == "identification" else c.split]
         streams = [s for g, s in bank.values() if g != voice.group]
-        if name == "enhance":
-            rows.append(_enhance_row(c, voice, y0, streams, rate, pitch))
+        if name in ("enhance", "separate"):
+            rows.append(_dry_row(c, voice, y0, streams, rate, pitch))
             continue
         for render in range(st["renders"] if c.split == "train" else 1):
             spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, render, aug)
@@ -353,29 +361,72 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
     return rows
 
 
-def _enhance_row(c: Clip, voice, y0: np.ndarray, streams, rate: float, pitch: float) -> dict:
-    """An ``enhance`` clip: the utterance placed dry, mixed with noise of its split; both written."""
+def _dry_row(c: Clip, voice, y0: np.ndarray, streams, rate: float, pitch: float) -> dict:
+    """An ``enhance`` clip: the utterance placed dry, mixed with noise of its split, both
+    written; a ``separate`` clip: the placed utterance, kept (``.npy`` under the build's
+    temporary folder) for the mixing pass (:func:`_separate_rows`)."""
     st = _STATE
-    seed, code, aug = st["seed"], _CORPUS_CODE["enhance"], st["aug"]
+    name, seed, aug = st["name"], st["seed"], st["aug"]
+    code = _CORPUS_CODE[name]
     spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, 0, aug)
     y = acoustics.trim_silence(acoustics.tempo(acoustics.speed(y0, spd), SR, tmp), SR)
-    buf = _place("enhance", y / (np.abs(y).max() + 1e-9), u_off, lead, trail, voice, c.label)
+    buf = _place(name, y / (np.abs(y).max() + 1e-9), u_off, lead, trail, voice, c.label)
+    row = {"index": c.index, "render": 0, "split": c.split, "text": c.label, "speaker": voice.id,
+           "voice": voice.id, "engine": voice.engine, "group": voice.group,
+           "seconds": buf.size / SR,
+           "synth": {"rate": round(rate, 3), "pitch": round(pitch, 3), "speed": round(spd, 3),
+                     "tempo": round(tmp, 3)}}
+    if name == "separate":
+        path = Path(st["tmp"]) / f"dry_{c.index:06d}.npy"
+        np.save(path, buf)
+        return {**row, "dry": str(path)}
     mixture, clean, params = enhance.mix(np.random.default_rng([seed, code, c.index, 1]), buf,
                                          SR, streams, st["noise_sources"][c.split], aug.peak_dbfs)
     mix_rel, clean_rel = enhance.write_pair(Path(st["root"]), f"wav/{c.split}/{voice.id}/{c.index:06d}",
                                             mixture, clean, SR)
-    return {"index": c.index, "render": 0, "split": c.split, "path": mix_rel, "clean": clean_rel,
-            "text": c.label, "speaker": voice.id, "voice": voice.id, "engine": voice.engine,
-            "group": voice.group, "seconds": mixture.size / SR,
-            "synth": {"rate": round(rate, 3), "pitch": round(pitch, 3), "speed": round(spd, 3),
-                      "tempo": round(tmp, 3)}, "aug": params}
+    return {**row, "path": mix_rel, "clean": clean_rel, "aug": params}
+
+
+def _separate_rows(clips: list[dict], root: Path, seed: int, noise_sources: dict[str, list[str]],
+                   aug: acoustics.AugmentConfig) -> list[dict]:
+    """The ``separate`` corpus's mixtures from its dry clips (:mod:`~audiojax.data.corpora.separate`):
+    every clip the first source of one mixture, in every version; one row per mixture, its
+    paths those of :data:`~audiojax.data.corpora.separate.DEFAULT` relative to ``root``."""
+    code = _CORPUS_CODE["separate"]
+    rows = []
+    for si, split in enumerate(separate.SPLITS):
+        cs = [c for c in clips if c["split"] == split]
+        pick = separate.partners(np.random.default_rng([seed, code, 7, si]), [c["group"] for c in cs])
+        for c, j in zip(cs, pick):
+            other = cs[j]
+            s1, s2, noise, n_min, params = separate.mix_pair(
+                np.random.default_rng([seed, code, c["index"], 3]), np.load(c["dry"]),
+                np.load(other["dry"]), SR, noise_sources.get(split, []), aug.peak_dbfs)
+            versions = separate.write_versions(root, split, c["index"], s1, s2, noise, n_min, SR)
+            paths = [f"{separate.DEFAULT}/{p}" for p in versions[separate.DEFAULT]]
+            rows.append({"index": c["index"], "render": 0, "split": split, "path": paths[0],
+                         "source1": paths[1], "source2": paths[2], "versions": versions,
+                         "copies": [f"{v}/{p[0]}" for v, p in versions.items() if v != separate.DEFAULT],
+                         "speaker": c["speaker"], "voice": c["voice"], "engine": c["engine"],
+                         "group": c["group"], "seconds": n_min / SR,
+                         "voices": [c["voice"], other["voice"]], "texts": [c["text"], other["text"]],
+                         "groups": [c["group"], other["group"]],
+                         "engines": [c["engine"], other["engine"]],
+                         "synth": [c["synth"], other["synth"]], "aug": params})
+    separate.write_manifests(root, rows)
+    for r in rows:
+        del r["versions"]
+    return rows
 
 
 def _manifest_line(name: str, row: dict) -> str:
-    """A row as its corpus's manifests write it: ``mixture<TAB>clean`` for ``enhance``, else
-    the article's ``path<TAB>label<TAB>speaker``."""
+    """A row as its corpus's manifests write it: ``mixture<TAB>clean`` for ``enhance``,
+    ``mixture<TAB>source1<TAB>source2`` for ``separate``, else the article's
+    ``path<TAB>label<TAB>speaker``."""
     if name == "enhance":
         return f"{row['path']}\t{row['clean']}\n"
+    if name == "separate":
+        return f"{row['path']}\t{row['source1']}\t{row['source2']}\n"
     return f"{row['path']}\t{row['label']}\t{row['speaker']}\n"
 
 
@@ -471,7 +522,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     tmp = root / ".tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     bank = babble_bank(split_voices, spec, seed, tmp)
-    noise_sources = noises.sources_by_split() if name == "enhance" else {}
+    noise_sources = noises.sources_by_split() if name in ("enhance", "separate") else {}
     state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
              "tmp": str(tmp), "clean_test": True, "renders": spec.renders,
              "noise_sources": noise_sources}
@@ -479,6 +530,8 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     try:
         rows = _run_units(_units(clips, 16 if size == "tiny" else 48), state, workers,
                           f"{name}/{size}", progress)
+        if name == "separate":
+            rows = _separate_rows(rows, root, seed, noise_sources, aug)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     splits = corpus_splits(name)
@@ -495,11 +548,11 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         rs = [r for r in rows if r["split"] == split]
         split_info[split] = {
             "clips": len(rs),
-            "speakers": len({r["speaker"] for r in rs}),
+            "speakers": len({v for r in rs for v in r.get("voices", [r["speaker"]])}),
             "hours": sum(r["seconds"] for r in rs) / 3600.0,
-            "engines": sorted({r["engine"] for r in rs}),
-            "voice_groups": sorted({r["group"] for r in rs}),
-            "voices": sorted({r["speaker"] for r in rs}),
+            "engines": sorted({e for r in rs for e in r.get("engines", [r["engine"]])}),
+            "voice_groups": sorted({g for r in rs for g in r.get("groups", [r["group"]])}),
+            "voices": sorted({v for r in rs for v in r.get("voices", [r["speaker"]])}),
         }
     trials = None
     if name == "speakers":  # the classes: the training split's voice configurations
@@ -508,7 +561,8 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     else:
         labels = list(commands.WORDS) if name == "commands" else None
     return {
-        "name": name, "size": size, "seed": seed, "sample_rate": SR,
+        "name": name, "size": size, "seed": seed,
+        "sample_rate": separate.SAMPLE_RATE if name == "separate" else SR,
         "task": TASKS[name],
         "clip_seconds": 1.0 if name == "commands" else None,
         "labels": labels,
@@ -516,6 +570,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         "splits": split_info,
         **({"trials": trials, "pitch_centres": list(spec.pitches)} if trials else {}),
         **({"noise": _noise_info(rows, noise_sources)} if name == "enhance" else {}),
+        **({"mixing": _mixing_info(rows, noise_sources)} if name == "separate" else {}),
         "held_out_engine": held,
         "augmentation": dataclasses.asdict(aug),
         "versions": {"format": FORMAT_VERSION, "engines": V.engine_versions(),
@@ -537,6 +592,17 @@ def _noise_info(rows: list[dict], sources: dict[str, list[str]]) -> dict:
                            "kinds": {k: sum(r["aug"]["noise"] == k for r in rows if r["split"] == s)
                                      for k in ("colour", "babble", "recorded")}}
                        for s in enhance.SPLITS}}
+
+
+def _mixing_info(rows: list[dict], sources: dict[str, list[str]]) -> dict:
+    """A separate corpus's versions, level and noise ranges, noise packages and kinds."""
+    return {"versions": list(separate.VERSIONS), "default": separate.DEFAULT,
+            "level_db": list(separate.LEVEL_DB), "noise_snr_db": list(separate.NOISE_SNR_DB),
+            "packages": {p: len(files) for p, files in noises.installed().items()},
+            "splits": {s: {"sources": len(sources.get(s, [])),
+                           "kinds": {k: sum(r["aug"]["noise"] == k for r in rows if r["split"] == s)
+                                     for k in ("colour", "recorded")}}
+                       for s in separate.SPLITS}}
 
 
 def manifest_fingerprint(root: Path, name: str, size: str, seed: int) -> str:

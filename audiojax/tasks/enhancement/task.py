@@ -72,33 +72,39 @@ class Enhancement(Task):
         """``(B, num_sources, samples)``: the target signals of a batch."""
         return jnp.stack([batch[k] for k in self.targets], axis=1)
 
-    def example_si_sdr(self, estimates: jax.Array, references: jax.Array,
-                       lengths: jax.Array) -> jax.Array:
-        """``(B,)`` SI-SDR in dB of each example's estimate, mean over its sources."""
-        return M.si_sdr(estimates, references, lengths).mean(axis=1)
+    def align(self, estimates: jax.Array, references: jax.Array, lengths: jax.Array
+              ) -> tuple[jax.Array, jax.Array]:
+        """``(estimates in the references' order (B, S, samples), SI-SDR in dB of each example,
+        mean over its sources (B,))``: the model's order (a task of interchangeable sources
+        picks the best, :class:`~audiojax.tasks.separation.task.Separation`)."""
+        return estimates, M.si_sdr(estimates, references, lengths).mean(axis=1)
 
     def apply(self, variables, batch, train: bool, **kwargs):
         return self.model.apply(variables, batch["audio"], batch["length"], train=train, **kwargs)
 
+    def training_batch(self, batch: dict, rng: jax.Array) -> dict:
+        """The batch a training step learns from: this one (a task may remix it)."""
+        return batch
+
     def loss(self, params, batch_stats, batch, rng, axis_name):
         variables = {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
+        batch = self.training_batch(batch, rng)
         estimates, updates = self.apply(variables, batch, train=True, mutable=["batch_stats"])
-        si_sdr = self.example_si_sdr(estimates, self.references(batch), batch["length"])
+        _, si_sdr = self.align(estimates, self.references(batch), batch["length"])
         loss = -masked_mean(si_sdr, batch["mask"], axis_name=axis_name)
         return loss, (updates.get("batch_stats", {}), {"loss": loss, "si_sdr": -loss})
 
     def estimate(self, variables, batch) -> jax.Array:
-        """``(B, num_sources, samples)`` estimates in evaluation mode, in reference order."""
+        """``(B, num_sources, samples)`` estimates in evaluation mode, in the model's order."""
         return self.apply(variables, batch, train=False)
 
     def eval_step(self, variables, batch, axis_name):
         """Per example: the estimate's and the mixture's SI-SDR, and the waveforms (the host
         computes PESQ, STOI and SDR of every ``enhance.perceptual_stride``-th)."""
-        estimates = self.estimate(variables, batch)
         references = self.references(batch)
         lengths = batch["length"]
+        estimates, si_sdr = self.align(self.estimate(variables, batch), references, lengths)
         mixture = jnp.broadcast_to(batch["audio"][:, None], references.shape)
-        si_sdr = self.example_si_sdr(estimates, references, lengths)
         valid = batch["mask"].astype(jnp.float32)
         sums = {"loss": -(si_sdr * valid).sum(), "count": valid.sum()}
         rows = {"si_sdr": si_sdr, "si_sdr_mixture": M.si_sdr(mixture, references, lengths).mean(1),
