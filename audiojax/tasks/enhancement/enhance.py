@@ -1,4 +1,5 @@
-"""``audiojax enhance``: one enhanced WAV per input file, at the input's rate and length.
+"""``audiojax enhance`` (and ``audiojax separate``, the separation task's): one enhanced WAV per
+input file (one per source for separation), at the input's rate and length.
 
 Inputs of any length, rate and channel count: mixed down and resampled to the run's rate, run
 through the model whole up to ``enhance.segment_seconds`` and in half-overlapping segments
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace, runs) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     process = processor(trained)
-    for path, files in zip(progress(args.files, desc="enhance", unit="file"), names):
+    for path, files in zip(progress(args.files, desc=getattr(args, "command", "enhance"), unit="file"), names):
         y, sr = audio.load(path, sr=None)
         estimates = process(audio.resample(y, sr, trained.config.data.sample_rate))
         for name, est in zip(files, estimates):
