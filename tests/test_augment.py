@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -180,3 +181,68 @@ def test_change_speed_matches_numpy_interp_and_scales_frequency():
     _, drawn = augment_waveforms(keys, jnp.asarray(x), jnp.asarray(lengths), speed=(0.9, 1.1))
     ratio = lengths / np.asarray(drawn)
     assert np.all((ratio > 0.9 - 1e-3) & (ratio < 1.1 + 1e-3)) and len(set(ratio.round(4))) == 3
+
+
+def test_reverberate_matches_numpy_convolution_at_the_dry_power():
+    from audiojax.data.augment import reverberate
+
+    rng = np.random.default_rng(5)
+    size, taps, delay = 700, 90, 8
+    lengths = np.array([700, 420, 0])
+    x = rng.standard_normal((3, size)).astype(np.float32) * (np.arange(size) < lengths[:, None])
+    h = rng.standard_normal((3, taps)).astype(np.float32) * np.exp(-np.arange(taps) / 20.0)
+    out = np.asarray(jax.jit(reverberate, static_argnums=3)(jnp.asarray(x), jnp.asarray(lengths),
+                                                         jnp.asarray(h), delay))
+    for i, n in enumerate(lengths):
+        if n:
+            wet = np.convolve(x[i, :n].astype(np.float64), h[i])[delay:delay + n]
+            wet *= np.sqrt(np.sum(x[i, :n].astype(np.float64) ** 2) / np.sum(wet ** 2))
+            np.testing.assert_allclose(out[i, :n], wet, atol=2e-5)
+        assert np.all(out[i, n:] == 0)  # padding, and the silent example, stay zero
+
+
+def test_room_augmentation_draws_rooms_of_the_bank_per_example():
+    from audiojax.data.augment import augment_waveforms, reverberate
+    from audiojax.tasks.augment import ROOM_DELAY, room_bank
+
+    bank = room_bank(8000, 6, (0.2, 0.5), 0.1, seed=3)
+    assert bank.shape == (6, 800)
+    np.testing.assert_array_equal(bank, room_bank.__wrapped__(8000, 6, (0.2, 0.5), 0.1, 3))
+    assert not np.allclose(bank, room_bank.__wrapped__(8000, 6, (0.2, 0.5), 0.1, 4))
+    # Direct path near the kept pre-onset taps, faded out at the cut.
+    assert np.all(np.abs(np.argmax(np.abs(bank), axis=1) - ROOM_DELAY) <= 2)
+    assert np.all(np.abs(bank[:, -1]) < 1e-6)
+
+    rng = np.random.default_rng(6)
+    lengths = jnp.array([1600, 1200, 900, 1600, 400])
+    x = jnp.asarray(rng.standard_normal((5, 1600)).astype(np.float32)) * (
+        jnp.arange(1600)[None, :] < lengths[:, None])
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(1), i))(jnp.arange(5))
+    kw = dict(room_prob=1.0, rooms=jnp.asarray(bank), room_delay=ROOM_DELAY)
+    out, _ = augment_waveforms(keys, x, lengths, **kw)
+    # Every row is the example heard in one of the bank's rooms ...
+    candidates = np.stack([np.asarray(reverberate(x, lengths, jnp.broadcast_to(bank[r], (5, 800)),
+                                                  ROOM_DELAY)) for r in range(6)])
+    errors = np.abs(candidates - np.asarray(out)[None]).max(axis=2)  # (rooms, batch)
+    assert np.all(errors.min(axis=0) < 1e-4)
+    # ... chosen per example: half a batch gives the same rows; no rooms leaves it dry.
+    half, _ = augment_waveforms(keys[:2], x[:2], lengths[:2], **kw)
+    np.testing.assert_allclose(out[:2], half, atol=1e-5)
+    dry, _ = augment_waveforms(keys, x, lengths, **{**kw, "room_prob": 0.0})
+    np.testing.assert_array_equal(dry, x)
+    with pytest.raises(ValueError, match="bank of rooms"):
+        augment_waveforms(keys, x, lengths, room_prob=0.5)
+
+
+def test_check_augment_names_the_option():
+    from audiojax.tasks.augment import augment_defaults, check_augment
+
+    config = ml_collections.ConfigDict({"augment": augment_defaults()})
+    check_augment(config)
+    config.augment.room_prob = 1.5
+    with pytest.raises(ValueError, match="augment.room_prob"):
+        check_augment(config)
+    config.augment.room_prob = 0.5
+    config.augment.rooms = 0
+    with pytest.raises(ValueError, match="rooms=0"):
+        check_augment(config)

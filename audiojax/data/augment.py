@@ -26,9 +26,9 @@ def example_index(batch_size_here: int, axis_name: str | None) -> jax.Array:
     offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * batch_size_here
     return offset + jnp.arange(batch_size_here)
 
-__all__ = ["augment_waveforms", "change_speed", "example_index", "mix_noise", "random_gain", "random_time_shift", "spec_augment",
-           "spec_augment_masks", "spec_augment_per_example", "snr_db", "time_shift"]
-
+__all__ = ["augment_waveforms", "change_speed", "example_index", "mix_noise", "random_gain",
+           "random_time_shift", "reverberate", "spec_augment", "spec_augment_masks",
+           "spec_augment_per_example", "snr_db", "time_shift"]
 
 
 def random_gain(key: jax.Array, x: jax.Array, min_db: float, max_db: float) -> jax.Array:
@@ -208,20 +208,48 @@ def change_speed(x: jax.Array, lengths: jax.Array, factors: jax.Array) -> tuple[
     return jnp.where(length_mask(new_lengths, size), out, jnp.zeros((), x.dtype)), new_lengths
 
 
+def reverberate(x: jax.Array, lengths: jax.Array, responses: jax.Array,
+                delay: int = 0) -> jax.Array:
+    """Each example heard through its own room: ``x (batch, samples)`` convolved with
+    ``responses (batch, taps)``, aligned on the direct path at tap ``delay`` and cut to the
+    true length, ``out[t] = sum_k h[k] x[t + delay - k]`` for ``t < length`` (else 0).
+
+    The output keeps each example's power over its true length (the room changes the sound,
+    not the level; a silent example stays silent). One FFT of a power-of-two size >= samples +
+    taps - 1, so nothing wraps around.
+    """
+    size, taps = x.shape[1], responses.shape[1]
+    n = 1 << (size + taps - 2).bit_length()
+    wet = jnp.fft.irfft(jnp.fft.rfft(x, n) * jnp.fft.rfft(responses.astype(x.dtype), n), n)
+    wet = wet[:, delay:delay + size].astype(x.dtype)
+    m = length_mask(lengths, size).astype(x.dtype)
+    wet = wet * m
+    dry_power, wet_power = jnp.sum(x ** 2 * m, axis=1), jnp.sum(wet ** 2, axis=1)
+    scale = jnp.sqrt(dry_power / jnp.where(wet_power > 0, wet_power, 1.0))
+    return wet * jnp.where(wet_power > 0, scale, 0.0)[:, None]
+
+
 def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain_db: float = 0.0,
                       max_shift: int = 0, noise_prob: float = 0.0,
                       snr_db: tuple[float, float] = (5.0, 30.0),
-                      speed: tuple[float, float] | None = None) -> tuple[jax.Array, jax.Array]:
+                      speed: tuple[float, float] | None = None, room_prob: float = 0.0,
+                      rooms: jax.Array | None = None, room_delay: int = 0,
+                      ) -> tuple[jax.Array, jax.Array]:
     """The training-time waveform augmentation of a batch, one PRNG key per example.
 
     Keyed per example (``keys (batch,)``, e.g. folded from each example's global index), so
     the result does not depend on how a batch is split over devices. In order: speed change by
-    a factor uniform in ``speed`` (:func:`change_speed`; None: none), random gain in
+    a factor uniform in ``speed`` (:func:`change_speed`; None: none), with probability
+    ``room_prob`` a room drawn uniformly from the bank ``rooms (count, taps)`` (impulse
+    responses with the direct path at tap ``room_delay``; :func:`reverberate`), random gain in
     ``[-gain_db, gain_db]`` dB, time shift of up to ``max_shift`` samples within the true
-    length, and with probability ``noise_prob`` white noise at an SNR uniform in ``snr_db``.
+    length, and with probability ``noise_prob`` white noise at an SNR uniform in ``snr_db``
+    (noise reaches the microphone directly, so it comes after the room).
     ``x``: ``(batch, samples)``; returns ``(x, lengths)``, lengths changed only by the speed
     change; padding beyond them stays zero.
     """
+    if room_prob and rooms is None:
+        raise ValueError("augment_waveforms: room_prob > 0 needs a bank of rooms")
 
     def one(key, y, length):
         y, length = y[None], length[None]
@@ -229,6 +257,11 @@ def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain
         if speed is not None:
             factor = jax.random.uniform(k_speed, (1,), minval=speed[0], maxval=speed[1])
             y, length = change_speed(y, length, factor)
+        if room_prob:
+            k_room, k_in_room = jax.random.split(jax.random.fold_in(key, 7))
+            room = rooms[jax.random.randint(k_room, (), 0, rooms.shape[0])][None]
+            y = jnp.where(jax.random.uniform(k_in_room) < room_prob,
+                          reverberate(y, length, room, room_delay), y)
         if gain_db:
             y = random_gain(k_gain, y, -gain_db, gain_db)
         if max_shift:

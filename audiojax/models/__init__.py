@@ -25,12 +25,14 @@ from audiojax.models.samplernn import SampleRNN
 from audiojax.models.separation import ConvTasNet, MaskEstimator
 from audiojax.models.seq2seq import Recognizer
 from audiojax.models.speaker import ECAPATDNN, SpeakerGRU, XVector
+from audiojax.models.streaming_kws import StreamingKWS
 from audiojax.models.wavenet import WaveNet
 
 REGISTRY: dict[str, type[nn.Module]] = {
     "waveform_cnn": WaveformCNN,
     "logmel_cnn": LogMelCNN,
     "bc_resnet": BCResNet,
+    "streaming_kws": StreamingKWS,
     "wavenet": WaveNet,
     "samplernn": SampleRNN,
     "gru_classifier": GRUClassifier,

@@ -20,7 +20,7 @@ from audiojax import plots
 from audiojax.masking import masked_mean
 from audiojax.tasks.asr.decode import make_decoder
 from audiojax.tasks.asr.tokenizer import CharTokenizer
-from audiojax.tasks.augment import augment_batch, augment_defaults
+from audiojax.tasks.augment import augment_batch, augment_defaults, check_augment
 from audiojax.tasks.base import Task, per_group_rows
 
 ALIGNMENTS_KEPT = 3  # utterances whose decoding alignment summarize() keeps for the plots
@@ -66,6 +66,10 @@ class SpeechRecognition(Task):
         c.decode = ml_collections.ConfigDict(dict(beam_width=1, length_penalty=1.0, max_ratio=3.0,
                                                   ctc_weight=0.0, lm="", lm_weight=0.0))
         return c
+
+    @classmethod
+    def check_config(cls, config: ml_collections.ConfigDict) -> None:
+        check_augment(config)
 
     @classmethod
     def labels_for(cls, config: ml_collections.ConfigDict) -> list[str]:

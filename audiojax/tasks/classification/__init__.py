@@ -3,6 +3,9 @@ cross-entropy; accuracy, macro F1, per-class accuracy, a confusion matrix; ``aud
 
     task.py      the Task: batches, loss, metrics, plots
     predict.py   ``audiojax predict``: top classes of audio files of any length
+    detect.py    wake-word detection on streams and its scoring (misses, false alarms per hour)
+    listen.py    ``audiojax listen``: detections in files or a live stream, chunk by chunk
+    export.py    ``audiojax export``: the streaming step and its parameters as StableHLO
 """
 
 from audiojax.tasks.commands import Command, Option
@@ -11,6 +14,10 @@ TASK = "audiojax.tasks.classification.task:Classification"
 COMMANDS = (
     Command("predict", "top classes of audio files under a clip-classification run",
             "audiojax.tasks.classification.predict"),
+    Command("listen", "wake-word detection in audio files or raw PCM on stdin, chunk by chunk",
+            "audiojax.tasks.classification.listen"),
+    Command("export", "a streaming keyword run's step function as a jax.export artifact",
+            "audiojax.tasks.classification.export"),
 )
 OPTIONS = (
     Option("--shifts", "shifts.count", int,

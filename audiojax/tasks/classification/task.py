@@ -22,7 +22,7 @@ import optax
 from audiojax import plots
 from audiojax.data.augment import time_shift
 from audiojax.masking import masked_mean
-from audiojax.tasks.augment import augment_batch, augment_defaults
+from audiojax.tasks.augment import augment_batch, augment_defaults, check_augment
 from audiojax.tasks.base import (Task, accuracy_per_group, bootstrap_interval, combine_hits,
                                  gather_outputs)
 
@@ -47,6 +47,7 @@ class Classification(Task):
 
     @classmethod
     def check_config(cls, config: ml_collections.ConfigDict) -> None:
+        check_augment(config)
         if config.shifts.count < 1:
             raise ValueError(f"config.shifts.count={config.shifts.count}: must be at least 1")
         if config.shifts.max_seconds < 0:

@@ -35,7 +35,7 @@ from audiojax.data.pipeline import numeric
 from audiojax.data.sources import FilesSource
 from audiojax.data.splits import loader_for
 from audiojax.masking import masked_mean
-from audiojax.tasks.augment import augment_batch, augment_defaults
+from audiojax.tasks.augment import augment_batch, augment_defaults, check_augment
 from audiojax.tasks.base import (Task, accuracy_per_group, bootstrap_interval, combine_hits,
                                  gather_outputs)
 from audiojax.tasks.speaker import metrics as M
@@ -107,6 +107,7 @@ class SpeakerRecognition(Task):
 
     @classmethod
     def check_config(cls, config: ml_collections.ConfigDict) -> None:
+        check_augment(config)
         s = config.speaker
         if s.loss not in LOSSES:
             raise ValueError(f"config.speaker.loss={s.loss!r}: one of {', '.join(LOSSES)}")
