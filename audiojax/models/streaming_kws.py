@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from audiojax.data.augment import spec_augment_per_example
 from audiojax.frontends.streaming import StreamingLogMel
@@ -97,11 +96,12 @@ class StreamingKWS(nn.Module):
     @nn.nowrap
     def initial_state(self, batch: int) -> dict:
         """The state before the first sample of ``batch`` streams."""
-        blocks = [jnp.zeros((batch, (self.kernel_size - 1) * d, self.channels), jnp.float32)
-                  for d in self.dilations]
+        blocks = [ResidualCausalBlock(self.channels, self.kernel_size, d, parent=None)
+                  .initial_state(batch, self.channels) for d in self.dilations]
         state = {"frontend": self._frontend(parent=None).initial_state(batch), "blocks": blocks}
         if self.gru_units:
-            state["gru"] = jnp.zeros((batch, self.gru_units), jnp.float32)
+            state["gru"] = StreamingGRU(self.gru_units, parent=None).initial_state(batch,
+                                                                                  self.channels)
         return state
 
     def step(self, chunk: jax.Array, state: dict) -> tuple[jax.Array, jax.Array, dict]:
