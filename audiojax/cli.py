@@ -120,7 +120,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     overrides = overrides_from(args, all_options())
     where = dict(split=args.split, manifest=args.manifest, evaluator=args.evaluator,
-                 trials=args.trials)
+                 trials=args.trials, events=args.events)
+    if args.tune_events is not None or args.threshold != 0.5:
+        where.update(tune_events=args.tune_events, threshold=args.threshold)
     if not (Path(args.workdir) / "config.json").exists() and Path(args.workdir).is_dir():
         for given, flag in ((args.output, "--output"), (args.ensemble, "--ensemble"),
                             (args.last_checkpoints, "--last-checkpoints")):
@@ -141,6 +143,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(metrics["headline"])
     if metrics.get("per_class_accuracy"):
         print(class_table(metrics["per_class_accuracy"]))
+    for rate, m in metrics.get("at_rate", {}).items():
+        print(f"detection rate (1 - miss rate) per keyword, thresholds tuned for {rate} FA/h:")
+        print(class_table({w: 1.0 - miss for w, miss in m["miss_rate_per_word"].items()}))
     if metrics.get("per_speaker"):
         config = read_config(args.workdir)
         print(speaker_table(metrics["per_speaker"], config.best_metric.partition("/")[2],
@@ -223,7 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--trials", default=None,
                        help="a trial list, enroll<TAB>test<TAB>1|0 per line, paths relative to "
                             "it (runs that embed: speaker recognition)")
+    where.add_argument("--events", default=None,
+                       help="an events file of long recordings, file<TAB>onset_s<TAB>offset_s"
+                            "<TAB>word per line (a file alone: a recording without a keyword), "
+                            "paths relative to it (streaming keyword runs)")
     where.add_argument("--evaluator", default=None, help="one of the run's config.evals")
+    p.add_argument("--tune-events", default=None,
+                   help="with --events: the events file the thresholds are chosen on (default: "
+                        "events_validation.tsv beside the events file)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="with --events: the one threshold of the fixed-threshold metrics")
     p.add_argument("--output", default=None, help="metrics JSON (default: WORKDIR/eval_NAME.json)")
     add_ensemble_arguments(p)
     add_options(p, all_options())

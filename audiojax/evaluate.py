@@ -30,12 +30,18 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
              manifest: str | Path | None = None, evaluator: str | None = None,
              output: str | Path | None = None, batch_size: int | None = None,
              overrides: Sequence[str] = (), ensemble: Sequence[str | Path] = (),
-             last_checkpoints: int = 0, trials: str | Path | None = None) -> dict:
+             last_checkpoints: int = 0, trials: str | Path | None = None,
+             events: str | Path | None = None, tune_events: str | Path | None = None,
+             threshold: float = 0.5) -> dict:
     """Metrics of a run's checkpoint on a split of its corpus (default ``test``), a manifest
     (the task's columns: ``path<TAB>label`` for clip tasks), ``trials``, a trial list
     (``enroll<TAB>test<TAB>1|0``: runs that embed, such as speaker recognition), or
     ``evaluator``, one of the run's ``config.evals``. A split or manifest is scored by the
     evaluator kind the task names for it (:meth:`~audiojax.tasks.base.Task.evaluator_kind`).
+    ``events``, an events file of long recordings (``file<TAB>onset_s<TAB>offset_s<TAB>word``:
+    streaming keyword runs), is scored by the ``events`` evaluator, its thresholds chosen on
+    ``tune_events`` (default: the ``events_validation.tsv`` beside it, if there is one and it is
+    not the file itself; else only the metrics at ``threshold`` and the curve).
 
     Writes ``output`` (default :func:`result_path`: named by what was evaluated, so results of
     different data or settings never overwrite each other) and the task's plots beside it,
@@ -52,9 +58,18 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     (:meth:`~audiojax.tasks.base.Task.ensemble_step`: classification averages their class
     probabilities) on ``workdir``'s data; the metrics list them under ``ensemble``.
     """
-    given = [x for x in (split, manifest, evaluator, trials) if x is not None]
+    given = [x for x in (split, manifest, evaluator, trials, events) if x is not None]
     if len(given) > 1:
-        raise ValueError("--split, --manifest, --trials, --evaluator: give one")
+        raise ValueError("--split, --manifest, --trials, --events, --evaluator: give one")
+    if tune_events is not None and events is None:
+        raise ValueError("--tune-events: only with --events")
+    if events is not None:
+        from audiojax.data.events import read_events  # noqa: PLC0415
+
+        read_events(events)  # a malformed file is refused before any checkpoint is read
+        tune_events = tune_events or default_tuning(events)
+        if tune_events is not None:
+            read_events(tune_events)
     if trials is not None:
         read_trials(trials)  # a malformed list is refused before any checkpoint is read
     runs = restore_ensemble(workdir, checkpoint, overrides, ensemble, last_checkpoints)
@@ -64,6 +79,12 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
             raise ValueError(f"--evaluator {evaluator}: not one of the run's evaluators "
                              f"({', '.join(run.config.evals)})")
         spec, name = run.config.evals[evaluator], evaluator
+    elif events is not None:
+        tune = "" if tune_events is None else str(Path(tune_events).resolve())
+        spec = evaluators.evaluator(str(Path(events).resolve()), every_steps=0, kind="events",
+                                    tune="self" if tune == str(Path(events).resolve()) else tune,
+                                    threshold=threshold)
+        name = f"events-{Path(events).stem}"
     elif trials is not None:
         spec = evaluators.evaluator(str(Path(trials).resolve()), every_steps=0, kind="trials")
         name = f"trials-{Path(trials).stem}"
@@ -110,6 +131,13 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
     metrics["headline"] = (f"{metrics['data']} at {who}: {run.task.headline(metrics)} "
                            f"over {metrics['count']} {metrics.get('count_of', 'clips')}")
     return metrics
+
+
+def default_tuning(events: str | Path) -> Path | None:
+    """The events file an ``--events`` evaluation tunes its thresholds on: the
+    ``events_validation.tsv`` beside it unless it is that file; None when there is none."""
+    beside = Path(events).resolve().with_name("events_validation.tsv")
+    return beside if beside.is_file() and beside != Path(events).resolve() else None
 
 
 def result_path(workdir: Path, name: str, data: str, overrides: Sequence[str],
@@ -197,10 +225,11 @@ def _has_checkpoint(workdir: Path) -> bool:
 
 def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: str | None = None,
                     manifest: str | Path | None = None, evaluator: str | None = None,
-                    overrides: Sequence[str] = (), trials: str | Path | None = None
-                    ) -> tuple[list[dict], list[str]]:
+                    overrides: Sequence[str] = (), trials: str | Path | None = None,
+                    **events_options) -> tuple[list[dict], list[str]]:
     """``evaluate`` for every run workdir in a sweep folder (or any folder of workdirs), on the
     same data; each writes its own ``eval_<name>.json``, which ``audiojax report`` reads.
+    ``events_options``: ``events``, ``tune_events``, ``threshold`` as :func:`evaluate` takes.
     Returns the metrics and, for runs skipped (no checkpoint yet, or broken), why."""
     from audiojax.sweep import run_workdirs  # noqa: PLC0415
 
@@ -211,8 +240,8 @@ def evaluate_folder(folder: str | Path, checkpoint: str | int = "best", split: s
             continue
         try:
             done.append(evaluate(workdir, checkpoint=checkpoint, split=split, manifest=manifest,
-                                 trials=trials,
-                                 evaluator=evaluator, overrides=overrides))
+                                 trials=trials, evaluator=evaluator, overrides=overrides,
+                                 **events_options))
         except (ValueError, OSError, FloatingPointError) as e:  # a broken run: say so, go on
             skipped.append(f"{workdir.name}: {e}")
     return done, skipped

@@ -106,6 +106,26 @@ def confusion_matrix_png(path: str | os.PathLike, confusion: np.ndarray, labels:
     plt.close(fig)
 
 
+def detection_curve_png(path: str | os.PathLike, false_alarms_per_hour, miss_rate,
+                        marks: dict[str, tuple[float, float]] | None = None,
+                        title: str = "") -> None:
+    """A keyword detector's DET-style curve: miss rate (%) against false alarms per hour (log
+    axis), one point per threshold; ``marks``: ``{name: (false alarms per hour, miss rate)}``
+    operating points (the per-keyword thresholds tuned for a rate)."""
+    fa = np.maximum(np.asarray(false_alarms_per_hour, np.float64), 1e-2)  # 0 on a log axis
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), constrained_layout=True)
+    ax.plot(fa, 100 * np.asarray(miss_rate, np.float64), "-o", ms=2.5, lw=1.5,
+            label="one threshold for all keywords")
+    for k, (name, (x, y)) in enumerate((marks or {}).items()):
+        ax.plot(max(x, 1e-2), 100 * y, "s", color=f"C{k + 1}", label=name)
+    ax.set_xscale("log")
+    ax.set(xlabel="false alarms per hour", ylabel="miss rate (%)", ylim=(0, 100), title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def waveform_spectrogram_png(path: str | os.PathLike, y: np.ndarray, sr: int, title: str = "") -> None:
     """Waveform ``(samples,)`` above its spectrogram (dB, 32 ms Hann frames, 8 ms hop)."""
     y = np.asarray(y, np.float32)

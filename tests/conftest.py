@@ -102,6 +102,14 @@ def tiny_enhance(tiny_data_dir):
     return build("enhance", tiny_data_dir, size="tiny", seed=0, progress=False)
 
 
+@pytest.fixture(scope="session")
+def tiny_streams(tiny_data_dir):
+    """The tiny ``streams`` corpus: a CorpusSummary (``.path``, ``.info``), events files."""
+    from audiojax.data.corpora import build
+
+    return build("streams", tiny_data_dir, size="tiny", seed=0, progress=False)
+
+
 # --- running the trainer and reading its checkpoints (shared by the trainer tests) ------------
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import audiojax
 
 
 @pytest.fixture(scope="module")
-def streaming_run(tiny_commands, tiny_data_dir, tmp_path_factory, run_cli):
+def streaming_run(tiny_commands, tiny_streams, tiny_data_dir, tmp_path_factory, run_cli):
     workdir = tmp_path_factory.mktemp("streaming") / "run"
     run_cli(["train", "--config", "experiments/kws_streaming.py:tiny", "--workdir", workdir,
              "--config.num_train_steps=2"], tiny_data_dir)
@@ -82,6 +82,39 @@ def test_listen_on_a_file_and_on_stdin_equals_the_whole_recording(streaming_run,
     stdout, stderr = piped.communicate(pcm, timeout=300)
     assert piped.returncode == 0, stderr.decode()[-2000:]
     assert [(w, t) for _, t, w, _ in parse(stdout.decode())] == [(w, t) for _, t, w, _ in got]
+
+
+def test_evaluate_on_events_scores_what_listen_detects(streaming_run, tiny_streams,
+                                                       tiny_data_dir, run_cli, tmp_path):
+    """`evaluate --events` (whole recordings) at a threshold against `listen` (chunk by chunk)
+    on the same recordings, its detections scored against the events file by the rule."""
+    import json
+
+    from audiojax.data.events import read_events
+    from audiojax.tasks.classification.detect import keyword_seconds, score_stream
+
+    events_file = tiny_streams.path / "events_test.tsv"
+    events = read_events(events_file)
+    files = list(events)
+    _, threshold = offline_detections(streaming_run, audiojax.load(files[0])[0], None)
+    run_cli(["listen", "--workdir", streaming_run, "--checkpoint", "latest", "--threshold",
+             threshold, "--output", tmp_path / "found.tsv", *files], tiny_data_dir)
+    found = {f: [] for f in files}
+    for line in (tmp_path / "found.tsv").read_text().splitlines():
+        name, time, word, _ = line.split("\t")
+        found[name].append((float(time), word))
+    scores = [score_stream(found[f], events[f]) for f in files]
+    assert sum(s.false_alarms for s in scores) + sum(map(sum, (s.hits for s in scores))) > 0
+    hours = sum(len(audiojax.load(f)[0]) / 16000 - keyword_seconds(events[f]) for f in files) / 3600
+    run_cli(["evaluate", "--workdir", streaming_run, "--checkpoint", "latest", "--events",
+             events_file, "--threshold", threshold, "--output", tmp_path / "m.json"], tiny_data_dir)
+    m = json.loads((tmp_path / "m.json").read_text())
+    hits = [h for s in scores for h in s.hits]
+    assert m["count"] == len(hits) == sum(map(len, events.values()))
+    assert m["miss_rate"] == pytest.approx(1 - np.mean(hits))
+    assert m["false_alarms_per_hour"] == pytest.approx(sum(s.false_alarms for s in scores) / hours)
+    assert m["tuned_on"] == str(tiny_streams.path / "events_validation.tsv")
+    assert set(m["at_rate"]) == {"0.5", "1"} and (tmp_path / "m.det.png").stat().st_size > 0
 
 
 def test_listen_names_a_bad_keyword_and_refuses_a_model_without_a_streaming_mode(

@@ -167,3 +167,18 @@ def test_training_noise_is_per_example_and_off_in_evaluation(signal):
     clean = model.apply(variables, audio, lengths, train=True)
     np.testing.assert_allclose(clean, model.apply(variables, audio, lengths), atol=1e-6)
     assert np.abs(np.asarray(both - clean)).max() > 1e-3
+
+
+def test_a_background_class_is_pooled_by_its_least_frame(signal):
+    """With ``background_class`` its clip logit is the minimum over the valid frames (a clip
+    of nothing must hold it everywhere), every other class's the maximum."""
+    model = get_model("streaming_kws", num_classes=4, channels=8, dilations=(1, 2),
+                      background_class=2)
+    audio, lengths = jnp.asarray(signal), jnp.array([2 * SR, SR // 2])
+    variables = model.init(jax.random.PRNGKey(0), audio, lengths)
+    scores, frames = model.apply(variables, audio, lengths, method=model.frames)
+    logits = np.asarray(model.apply(variables, audio, lengths))
+    for i, n in enumerate(np.asarray(frames)):
+        valid = np.asarray(scores[i, :n])
+        np.testing.assert_allclose(logits[i], [valid[:, 0].max(), valid[:, 1].max(),
+                                               valid[:, 2].min(), valid[:, 3].max()], rtol=1e-6)

@@ -17,6 +17,13 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("AUDIOJAX_DATA") or Path.home() / ".cache" / "audiojax")
 
 
+def source_parts(spec: str) -> list[str]:
+    """The sources a ``config.data.source`` joins with ``+`` (``commands/small+streams/small``:
+    the clips of both, in that order), or the spec alone."""
+    spec = str(spec)
+    return [spec] if spec.startswith("python:") else spec.split("+")
+
+
 def local_spec(spec: str) -> tuple[str, str, str]:
     """``NAME[/SIZE[/VERSION]]`` -> ``(name, size (default full), version (a folder of the
     corpus holding its own manifests, e.g. separate's wav16k/max; default ""))``."""

@@ -40,12 +40,13 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 import numpy as np
 
 from audiojax import audio as audio_lib
-from audiojax.data import corpus_dir, default_data_dir, local_spec
+from audiojax.data import corpus_dir, default_data_dir, local_spec, source_parts
 from audiojax.data.manifest import CLIP_COLUMNS, Column, ManifestError, parse_manifest
 
 __all__ = [
     "BadExampleError",
     "CatalogError",
+    "ConcatSource",
     "FileListSource",
     "ManifestError",
     "ManifestSource",
@@ -57,7 +58,7 @@ __all__ = [
     "open_source",
 ]
 
-LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance", "separate")
+LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance", "separate", "streams")
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 
@@ -402,6 +403,50 @@ def _reopen_tfds(name, split, data_dir, sample_rate, fields):
 # Specs
 
 
+class ConcatSource:
+    """The records of several sources one after another (``config.data.source = "a+b"``):
+    training on two corpora at once, such as keywords and the "nothing" classes of streams.
+
+    ``labels``: the first source's, then the others' labels it lacks, in their order (so a
+    model trained on the first alone keeps its class ids); the signals must be the same."""
+
+    def __init__(self, sources: Sequence[Source]):
+        self.sources = list(sources)
+        signals = [dict(getattr(s, "signals", {})) for s in self.sources]
+        if any(x != signals[0] for x in signals[1:]):
+            raise ValueError(f"joined sources {' + '.join(map(repr, self.sources))} carry "
+                             f"different signals: {' / '.join(', '.join(x) or 'none' for x in signals)}")
+        self.signals = signals[0]
+        self._ends = np.cumsum([len(s) for s in self.sources])
+        self.sample_rate = None
+        self.malformed = [m for s in self.sources for m in getattr(s, "malformed", [])]
+        self.labels = None
+        if all(getattr(s, "labels", None) for s in self.sources):
+            self.labels = []
+            for s in self.sources:
+                self.labels += [x for x in s.labels if x not in self.labels]
+
+    def __len__(self) -> int:
+        return int(self._ends[-1])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        k = int(np.searchsorted(self._ends, index, side="right"))
+        return self.sources[k][index - (int(self._ends[k - 1]) if k else 0)]
+
+    def unique_labels(self) -> list[str]:
+        return sorted({x for s in self.sources for x in labels_of(s)})
+
+    def with_speakers(self, speakers: Iterable[str]) -> "ConcatSource":
+        """The first source's clips of these speakers (``data.train_voices`` draws them from
+        the first corpus), the others whole."""
+        return ConcatSource([self.sources[0].with_speakers(speakers), *self.sources[1:]])
+
+    def __repr__(self) -> str:
+        return f"ConcatSource([{', '.join(map(repr, self.sources))}])"
+
+
 class FileListSource:
     """Audio files given on a command line, as an unlabelled source (label ``""``)."""
 
@@ -447,12 +492,17 @@ def open_source(
         ``tfds:NAME[/CONFIG]`` for a catalog dataset (read from ``tfds_data_dir``, default TFDS's).
       * ``python:pkg.module:factory``: ``factory(split)`` returns the source (any object with
         the :class:`Source` interface: in-memory data, a researcher's own format).
+      * ``A+B``: the records of both (:class:`ConcatSource`), e.g. ``commands/small+streams/small``.
 
     ``data_dir`` defaults to :func:`audiojax.data.default_data_dir`; ``skip_malformed`` goes to
     :class:`ManifestSource`.
     """
     spec = str(spec)
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    if len(source_parts(spec)) > 1:
+        return ConcatSource([open_source(part, split, data_dir, tfds_data_dir=tfds_data_dir,
+                                         sample_rate=sample_rate, skip_malformed=skip_malformed,
+                                         columns=columns) for part in source_parts(spec)])
     if spec.startswith("python:"):
         from audiojax.config import import_object  # noqa: PLC0415
 

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import ml_collections
 
-from audiojax.data import corpus_dir, default_data_dir, local_spec
+from audiojax.data import corpus_dir, default_data_dir, local_spec, source_parts
 from audiojax.data.manifest import CLIP_COLUMNS, Column
 from audiojax.data.pipeline import Loader, LabelMap, make_loader
 from audiojax.data.sources import LOCAL_CORPORA, ManifestSource, open_source
@@ -20,25 +20,36 @@ def data_dir_of(config: ml_collections.ConfigDict) -> Path:
 
 def local_corpus(config: ml_collections.ConfigDict) -> Path | None:
     """The folder of ``config.data.source`` when it is a local corpus (``commands/tiny``,
-    ``separate/small/wav16k/max``: the corpus's folder, not its version's), else None."""
-    name, size, _ = local_spec(config.data.source)
+    ``separate/small/wav16k/max``: the corpus's folder, not its version's), else None; of
+    joined sources (``commands+streams``), the first's."""
+    return source_corpus(config, source_parts(config.data.source)[0])
+
+
+def source_corpus(config: ml_collections.ConfigDict, spec: str) -> Path | None:
+    """The folder of one source spec (a part of ``config.data.source``) that is a local
+    corpus, else None."""
+    name, size, _ = local_spec(spec)
     if name not in LOCAL_CORPORA:
         return None
     return corpus_dir(data_dir_of(config), name, size)
 
 
 def prepare(config: ml_collections.ConfigDict) -> None:
-    """Builds ``config.data.source`` if it is a local corpus not built yet (process 0; the
+    """Builds each local corpus of ``config.data.source`` not built yet (process 0; the
     others wait for it); refuses a built one of another seed."""
-    folder = local_corpus(config)
-    if folder is None:
-        return
+    for spec in source_parts(config.data.source):
+        folder = source_corpus(config, spec)
+        if folder is not None:
+            _prepare_corpus(config, spec, folder)
+
+
+def _prepare_corpus(config: ml_collections.ConfigDict, spec: str, folder: Path) -> None:
     import jax  # noqa: PLC0415 (not needed to open sources)
     from jax.experimental.multihost_utils import sync_global_devices  # noqa: PLC0415
 
     from audiojax.data import corpora  # noqa: PLC0415
 
-    name, size, _ = local_spec(config.data.source)
+    name, size, _ = local_spec(spec)
     seed = config.data.build_seed
     info = corpora.load_info(folder)
     if info is None:

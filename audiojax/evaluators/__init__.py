@@ -20,8 +20,10 @@ from typing import Any, Callable, Protocol
 import ml_collections
 
 KINDS = {"clips": "audiojax.evaluators.clips:ClipsEvaluator",
-         "trials": "audiojax.evaluators.trials:TrialsEvaluator"}
+         "trials": "audiojax.evaluators.trials:TrialsEvaluator",
+         "events": "audiojax.evaluators.events:EventsEvaluator"}
 SPEC_KEYS = ("kind", "data", "every_steps", "batch_size")
+OPTIONAL_KEYS = ("tune", "threshold")  # of kinds that read them (events)
 
 
 class Evaluator(Protocol):
@@ -35,18 +37,19 @@ class Evaluator(Protocol):
 
 
 def evaluator(data: str, every_steps: int = 500, kind: str = "clips",
-              batch_size: int = 0) -> ml_collections.ConfigDict:
-    """A ``config.evals`` entry (see the module docstring)."""
+              batch_size: int = 0, **options) -> ml_collections.ConfigDict:
+    """A ``config.evals`` entry (see the module docstring); ``options``: keys of
+    :data:`OPTIONAL_KEYS` for the kinds that read them."""
     return ml_collections.ConfigDict(dict(kind=kind, data=data, every_steps=every_steps,
-                                          batch_size=batch_size))
+                                          batch_size=batch_size, **options))
 
 
 def check_spec(name: str, spec) -> None:
     """Refuses an entry with unknown keys, an unknown kind or a negative cadence, by name."""
-    unknown = sorted(set(spec.keys()) - set(SPEC_KEYS))
+    unknown = sorted(set(spec.keys()) - set(SPEC_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         raise ValueError(f"config.evals.{name}.{unknown[0]}: not an evaluator key "
-                         f"(keys: {', '.join(SPEC_KEYS)})")
+                         f"(keys: {', '.join(SPEC_KEYS + OPTIONAL_KEYS)})")
     missing = [k for k in SPEC_KEYS if k not in spec]
     if missing:
         raise ValueError(f"config.evals.{name}: missing {', '.join(missing)} (use "

@@ -30,6 +30,10 @@ class StreamingKWS(nn.Module):
       gru_units: a unidirectional article GRU after the convolutions, on their layer-normed
         output (0: none).
       pooling: ``max``, ``mean`` or ``last`` over frames for the clip's logits.
+      background_class: the class of a clip of nothing (``_background_``, which the
+        classification task gives when its labels hold it; -1: none): its clip logit is the
+        *least* over frames, so a clip scores it only when every frame does, and a keyword
+        clip, whose keyword frames do not, scores the keyword.
       dropout: after each block's convolution, in training with ``augment_keys`` (one key
         per example, so a device split drops the same units).
       time_masks, time_mask_width (frames), freq_masks, freq_mask_width (bands): SpecAugment
@@ -47,6 +51,7 @@ class StreamingKWS(nn.Module):
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     gru_units: int = 0
     pooling: str = "max"
+    background_class: int = -1
     dropout: float = 0.1
     time_masks: int = 0
     time_mask_width: int = 0
@@ -91,7 +96,12 @@ class StreamingKWS(nn.Module):
     def __call__(self, audio: jax.Array, lengths: jax.Array, *, train: bool = False,
                  augment_keys: jax.Array | None = None) -> jax.Array:
         scores, frames = self.frames(audio, lengths, train=train, augment_keys=augment_keys)
-        return pool_frames(scores, frames, self.pooling)
+        pooled = pool_frames(scores, frames, self.pooling)
+        if self.background_class < 0:
+            return pooled
+        b = self.background_class
+        least = -pool_frames(-scores[..., b:b + 1], frames, "max")
+        return pooled.at[:, b].set(least[:, 0])
 
     @nn.nowrap
     def initial_state(self, batch: int) -> dict:

@@ -38,6 +38,8 @@ class Task(abc.ABC):
         ``data check --task`` and evaluation read manifests with them.
       provides: model fields the task gives from its labels (``num_classes``, ...); they are
         not config keys.
+      offers: model fields the task gives to the models that declare them (passed to
+        :meth:`build_model` as ``offered``); not config keys either.
       inference_keys: config keys (or sections) that ``audiojax evaluate`` and the task's
         commands may override (``--config.KEY=VALUE`` or the task's options).
       loss_takes_step: whether :meth:`loss` takes the training step as ``step=`` (an int32
@@ -51,6 +53,7 @@ class Task(abc.ABC):
 
     columns: ClassVar[tuple[Column, ...]] = CLIP_COLUMNS
     provides: ClassVar[tuple[str, ...]] = ()
+    offers: ClassVar[tuple[str, ...]] = ()
     inference_keys: ClassVar[tuple[str, ...]] = ("batch_size", "data.on_bad")
     loss_takes_step: ClassVar[bool] = False
     label_to_id: Any = None
@@ -150,10 +153,11 @@ class Task(abc.ABC):
         return {"audio_seconds": seconds}
 
     # -- helpers for subclasses --------------------------------------------------------------
-    def build_model(self, **provided) -> Any:
+    def build_model(self, offered: dict | None = None, **provided) -> Any:
         """``config.model`` built with the fields the task ``provided``, the compute dtype
-        (an error for a model without a ``dtype`` field unless float32) and, under pmap, the
-        device axis for BatchNorm statistics (given to models that declare ``axis_name``)."""
+        (an error for a model without a ``dtype`` field unless float32), the fields
+        ``offered`` to models that declare them and, under pmap, the device axis for
+        BatchNorm statistics (given to models that declare ``axis_name``)."""
         if self.config.compute_dtype != "float32":
             if "dtype" not in fields_of(model_class(self.config.model.name)):
                 raise ValueError(f"config.compute_dtype={self.config.compute_dtype}: model "
@@ -161,7 +165,8 @@ class Task(abc.ABC):
                                  f"no dtype field)")
             provided["dtype"] = jnp.dtype(self.config.compute_dtype)
         return build_model(self.config.model, provided,
-                           offered={"axis_name": "data" if self.config.parallel == "pmap" else None})
+                           offered={**(offered or {}),
+                                    "axis_name": "data" if self.config.parallel == "pmap" else None})
 
     def audio_spec(self, batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
         """The loader's clip batch: ``audio (B, max_seconds * sample_rate)``, ``length``, ``mask``."""

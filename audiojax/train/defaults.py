@@ -13,7 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from audiojax import models
-from audiojax.data import local_spec
+from audiojax.data import local_spec, source_parts
 from audiojax.evaluators import check_spec, evaluator
 from audiojax.tasks import task_class
 from audiojax.train.state import OPTIMIZERS, SCHEDULES
@@ -88,7 +88,7 @@ def base_config(task: str = "classification", model: str = "waveform_cnn") -> ml
     if clash:
         raise ValueError(f"task {task!r} declares config keys the trainer has: {clash}")
     c.update(own)
-    c.model = ml_collections.ConfigDict({"name": model, **models.config_fields(model, cls.provides)})
+    c.model = ml_collections.ConfigDict({"name": model, **models.config_fields(model, cls.provides + cls.offers)})
     c.lock()
     c.evals.unlock()  # evaluators are added by name
     return c
@@ -102,10 +102,13 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_colle
       the README's main job and the ablations.
     - None: the full corpus, the experiment's own schedule.
     """
-    name, _, version = local_spec(c.data.source)
-    version = f"/{version}" if version else ""  # a corpus's version (separate/full/wav16k/max) stays
+    def sized(size):  # each joined source's; a corpus's version (separate/full/wav16k/max) stays
+        parts = [local_spec(p) for p in source_parts(c.data.source)]
+        return "+".join(f"{name}/{size}" + (f"/{version}" if version else "")
+                        for name, _, version in parts)
+
     if variant == "tiny":
-        c.data.source = f"{name}/tiny{version}"
+        c.data.source = sized("tiny")
         c.data.num_workers = 0
         c.batch_size = 8
         c.num_train_steps = 6
@@ -115,7 +118,7 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_colle
         for spec in c.evals.values():
             spec.every_steps = 3
     elif variant == "small":
-        c.data.source = f"{name}/small{version}"
+        c.data.source = sized("small")
         c.num_train_steps = 600
         c.log_every_steps = 20
         c.checkpoint_every_steps = 100

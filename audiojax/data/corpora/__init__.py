@@ -1,4 +1,6 @@
-"""Local synthetic corpora built offline: ``commands`` (keyword spotting) and ``sentences`` (ASR).
+"""Local synthetic corpora built offline: ``commands`` (keyword spotting), ``sentences`` (ASR),
+``speakers``, ``enhance``, ``separate`` and ``streams`` (wake words on long recordings:
+:mod:`~audiojax.data.corpora.streams`).
 
 ``build(name, data_dir=None, size='small', seed=0, progress=True)`` writes, under
 ``corpus_dir(data_dir, name, size)``:
@@ -48,6 +50,8 @@ CORPORA = {
     "speakers": "speaker recognition: voice configurations reading sentences, with trial lists",
     "enhance": "speech enhancement: sentences with noise at -5..20 dB, and dry (mixture, clean)",
     "separate": "source separation: two talkers' sentences summed, WSJ0-2mix style, 8/16 kHz, min/max, noisy",
+    "streams": "wake-word detection: long recordings with keywords at known times (events files), "
+               "keyword-free hours, background and unknown-word clips",
 }
 TFDS_CORPORA = ("commands", "sentences")  # the corpora with a TFDS copy
 SIZES = ("tiny", "small", "full", "large")   # large: sentences only
@@ -111,6 +115,12 @@ class CorpusSummary:
                          f"level {m['level_db'][0]:g} to {m['level_db'][1]:g} dB; noisy: SNR "
                          f"{m['noise_snr_db'][0]:g} to {m['noise_snr_db'][1]:g} dB, recorded "
                          f"noise from: {packages or 'none installed (make noises)'}")
+        if "streams" in self.info:  # streams: the long recordings beside the clips
+            st = self.info["streams"]
+            lines += [f"events_{s}.tsv: {d['recordings']} recordings of {st['stream_seconds']:g} s, "
+                      f"{d['keywords']} keywords, {d['hours']:.2f} h ({d['keyword_free_hours']:.2f} h "
+                      f"without a keyword), {d['noise_sources']} recorded noise sources"
+                      for s, d in st["splits"].items()]
         if self.tfds_dir is not None:
             lines.append(f"tfds: audiojax_{self.name}/{self.size} in {self.tfds_dir}")
         return "\n".join(lines)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import scipy.signal
+import soundfile as sf
 import soxr
 
 from audiojax.data.corpora.voices import SynthesisError
@@ -242,3 +244,9 @@ def augment(rng: np.random.Generator, y: np.ndarray, sr: int, cfg: AugmentConfig
 
 def to_int16(y: np.ndarray) -> np.ndarray:
     return np.clip(np.round(y * 32767.0), -32767, 32767).astype(np.int16)
+
+
+def write_wav(path: Path, y: np.ndarray, sr: int) -> None:
+    """``y`` as a 16-bit PCM WAV at ``path`` (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), to_int16(y), sr, subtype="PCM_16")

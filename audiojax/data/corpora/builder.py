@@ -31,15 +31,16 @@ import soundfile as sf
 
 from audiojax.data import CORPUS_SPLITS, SPLITS
 from audiojax.data.corpora import (acoustics, commands, enhance, noises, sentences, separate, speakers,
-                                   voices as V)
+                                   streams, voices as V)
 
 SR = 16000
 FORMAT_VERSION = 3  # 2: test_clean.tsv; 3: the checked-in split table, renders, dry clips
-_CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3, "enhance": 4, "separate": 5}
+_CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3, "enhance": 4, "separate": 5,
+                "streams": 6}
 SPLIT_TABLE = Path(__file__).with_name("voice_splits.tsv")
 TASKS = {"commands": "keyword spotting", "sentences": "speech recognition",
          "speakers": "speaker recognition", "enhance": "speech enhancement",
-         "separate": "source separation"}
+         "separate": "source separation", "streams": "wake-word detection"}
 # Of one accent's espeak-ng variants together: clips as many as this many base voices.
 VARIANTS_WEIGHT = 2.0
 
@@ -107,13 +108,20 @@ SIZES = {
         "small": SizeSpec(None, None, 6, 2000),
         "full": SizeSpec(None, None, 24, 10500),
     },
+    # Voices only: what each split holds is streams.SIZES's.
+    "streams": {
+        "tiny": SizeSpec(("espeak", "flite"), _TINY_VOICES + ("flite-rms",), 0, 0, bank_voices=4,
+                         bank_utts=2, workers=1),
+        "small": SizeSpec(None, None, 6, 0),
+        "full": SizeSpec(None, None, 24, 0),
+    },
 }
 
 
 def corpus_splits(name: str) -> tuple[str, ...]:
     """The manifests a corpus has: ``CORPUS_SPLITS``, ``speakers``' identification split;
-    ``enhance`` and ``separate`` have no test_clean (their targets are the clean recordings)."""
-    if name in ("enhance", "separate"):
+    ``enhance``, ``separate`` and ``streams`` have no test_clean."""
+    if name in ("enhance", "separate", "streams"):
         return enhance.SPLITS
     return CORPUS_SPLITS + (("identification",) if name == "speakers" else ())
 
@@ -200,6 +208,8 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
                 for r in range(max(1, round(factor * base * weights[v.id]))):
                     clips.append(Clip(len(clips), split, v, pool[order[k % len(order)]], r))
                     k += 1
+    elif name == "streams":
+        clips = _streams_plan(streams.SIZES[size], split_voices, seed)
     elif name == "speakers":
         rows = speakers.plan_rows(split_voices, spec.pitches, spec.utterances,
                                   spec.identification, seed, _text_pools())
@@ -207,6 +217,29 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
             clips.append(Clip(len(clips), split, voice, text, r, speaker, pitch))
     else:
         raise ValueError(name)
+    return clips
+
+
+def _streams_plan(spec: streams.StreamsSpec, split_voices: dict[str, list[V.Voice]],
+                  seed: int) -> list[Clip]:
+    """The ``streams`` corpus's utterances: per split, the keywords of each recording
+    (``rep``: the recording, one voice each), the unknown-word clips and the keyword-free
+    sentences of the background speech, voices taken in turn."""
+    clips: list[Clip] = []
+    pools = _text_pools()
+    for si, split in enumerate(SPLITS):
+        rng = np.random.default_rng([seed, 66, si])
+        vs = [split_voices[split][i] for i in rng.permutation(len(split_voices[split]))]
+        plan_ = streams.keyword_plan(rng, spec.streams[split], spec.keywords_per_stream)
+        for s, words in enumerate(plan_):
+            clips += [Clip(len(clips) + k, split, vs[s % len(vs)], w, s) for k, w in enumerate(words)]
+        for k in range(spec.unknown_clips[split]):
+            word = streams.UNKNOWN_WORDS[int(rng.integers(len(streams.UNKNOWN_WORDS)))]
+            clips.append(Clip(len(clips), split, vs[k % len(vs)], word, k))
+        texts = streams.keyword_free(pools[split])
+        order = rng.permutation(len(texts))
+        for k in range(spec.speech_utterances[split]):
+            clips.append(Clip(len(clips), split, vs[(k + 1) % len(vs)], texts[order[k % len(texts)]], k))
     return clips
 
 
@@ -327,18 +360,20 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
             y0 = acoustics.pitch_shift(y0, SR, pitch)
         # Held-out utterances of training speakers are recorded with the training babble.
         bank = st["bank"]["train" if c.split == "identification" else c.split]
-        streams = [s for g, s in bank.values() if g != voice.group]
-        if name in ("enhance", "separate"):
-            rows.append(_dry_row(c, voice, y0, streams, rate, pitch))
+        others = [s for g, s in bank.values() if g != voice.group]
+        unknown = name == "streams" and c.label in streams.UNKNOWN_WORDS
+        if name in ("enhance", "separate", "streams") and not unknown:
+            rows.append(_dry_row(c, voice, y0, others, rate, pitch))
             continue
         for render in range(st["renders"] if c.split == "train" else 1):
             spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, render, aug)
             y = acoustics.trim_silence(acoustics.tempo(acoustics.speed(y0, spd), SR, tmp), SR)
-            buf = _place(name, y / (np.abs(y).max() + 1e-9), u_off, lead, trail, voice, c.label)
+            buf = _place("commands" if unknown else name, y / (np.abs(y).max() + 1e-9), u_off,
+                         lead, trail, voice, c.label)
             out, aug_params = acoustics.augment(
-                np.random.default_rng([seed, code, c.index, 1, render]), buf, SR, aug, streams,
+                np.random.default_rng([seed, code, c.index, 1, render]), buf, SR, aug, others,
                 dry_ok=c.split == "train")
-            stem = (f"{c.index:06d}_{c.label}" if name == "commands" else f"{c.index:06d}") \
+            stem = (f"{c.index:06d}_{c.label}" if name == "commands" or unknown else f"{c.index:06d}") \
                 + (f"_r{render}" if render else "")
             recordings = [(c.split, out, aug_params)]
             if c.split == "test" and st["clean_test"]:  # the same placed utterance at the same level, nothing added
@@ -351,7 +386,9 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
                 path = root / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(str(path), pcm, SR, subtype="PCM_16")
-                text = {"label": speaker, "text": c.label} if name == "speakers" else {"label": c.label}
+                text = ({"label": speaker, "text": c.label} if name == "speakers" else
+                        {"label": streams.UNKNOWN, "text": c.label} if unknown else
+                        {"label": c.label})
                 rows.append({"index": c.index, "render": render, "split": split, "path": rel,
                              **text, "speaker": speaker, "voice": voice.id, "engine": voice.engine,
                              "group": voice.group, "seconds": pcm.size / SR,
@@ -361,27 +398,33 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
     return rows
 
 
-def _dry_row(c: Clip, voice, y0: np.ndarray, streams, rate: float, pitch: float) -> dict:
+def _dry_row(c: Clip, voice, y0: np.ndarray, others, rate: float, pitch: float) -> dict:
     """An ``enhance`` clip: the utterance placed dry, mixed with noise of its split, both
     written; a ``separate`` clip: the placed utterance, kept (``.npy`` under the build's
-    temporary folder) for the mixing pass (:func:`_separate_rows`)."""
+    temporary folder) for the mixing pass (:func:`_separate_rows`); a ``streams`` utterance
+    (a keyword, a background sentence): the same without the silence around it
+    (:func:`_streams_rows`)."""
     st = _STATE
     name, seed, aug = st["name"], st["seed"], st["aug"]
     code = _CORPUS_CODE[name]
     spd, tmp, u_off, lead, trail = _render_params(seed, code, c.index, 0, aug)
     y = acoustics.trim_silence(acoustics.tempo(acoustics.speed(y0, spd), SR, tmp), SR)
-    buf = _place(name, y / (np.abs(y).max() + 1e-9), u_off, lead, trail, voice, c.label)
+    buf = y / (np.abs(y).max() + 1e-9)
+    if name != "streams":
+        buf = _place(name, buf, u_off, lead, trail, voice, c.label)
     row = {"index": c.index, "render": 0, "split": c.split, "text": c.label, "speaker": voice.id,
            "voice": voice.id, "engine": voice.engine, "group": voice.group,
            "seconds": buf.size / SR,
            "synth": {"rate": round(rate, 3), "pitch": round(pitch, 3), "speed": round(spd, 3),
                      "tempo": round(tmp, 3)}}
-    if name == "separate":
+    if name in ("separate", "streams"):
         path = Path(st["tmp"]) / f"dry_{c.index:06d}.npy"
         np.save(path, buf)
+        if name == "streams" and c.label in commands.WORDS:  # a keyword of recording c.rep
+            row["stream"] = c.rep
         return {**row, "dry": str(path)}
     mixture, clean, params = enhance.mix(np.random.default_rng([seed, code, c.index, 1]), buf,
-                                         SR, streams, st["noise_sources"][c.split], aug.peak_dbfs)
+                                         SR, others, st["noise_sources"][c.split], aug.peak_dbfs)
     mix_rel, clean_rel = enhance.write_pair(Path(st["root"]), f"wav/{c.split}/{voice.id}/{c.index:06d}",
                                             mixture, clean, SR)
     return {**row, "path": mix_rel, "clean": clean_rel, "aug": params}
@@ -417,6 +460,83 @@ def _separate_rows(clips: list[dict], root: Path, seed: int, noise_sources: dict
     for r in rows:
         del r["versions"]
     return rows
+
+
+# Background clips take indices from here on (they are cut from mixtures, not synthesized).
+BACKGROUND_INDEX = 2_000_000
+
+
+def _streams_rows(clips: list[dict], root: Path, seed: int, noise_sources: dict[str, list[str]],
+                  bank: dict, size: str) -> tuple[list[dict], list[dict]]:
+    """The ``streams`` corpus's recordings (:mod:`~audiojax.data.corpora.streams`) from its
+    dry utterances: per split, the keyword recordings and the keyword-free ones with their
+    ``events_SPLIT.tsv``, and the background clips. Returns ``(clip rows: the unknown-word
+    clips and the background clips, recording rows)``."""
+    spec, code = streams.SIZES[size], _CORPUS_CODE["streams"]
+    n = int(spec.stream_seconds * SR)
+    rows, recordings = [r for r in clips if "dry" not in r], []
+    for si, split in enumerate(SPLITS):
+        dry = [r for r in clips if r["split"] == split and "dry" in r]
+        speech = [(r["group"], np.load(r["dry"])) for r in dry if "stream" not in r]
+        babble = list(bank[split].values())
+        sources = noise_sources.get(split, [])
+
+        def background(rng, group=None):
+            """A background without the speech of the keywords' person (``group``)."""
+            return streams.background(rng, n, SR, [y for g, y in speech if g != group],
+                                      [y for g, y in babble if g != group], sources)
+
+        def record(rel, y, rng, voice, events, params):
+            acoustics.write_wav(root / rel, streams.peak_normalize(rng, y), SR)
+            recordings.append({"path": rel, "split": split, "voice": voice, "events": len(events),
+                               "seconds": n / SR, "aug": params})
+            return rel, events
+
+        events_rows = []
+        for s in range(spec.streams[split]):
+            words = [r for r in dry if r.get("stream") == s]
+            rng = np.random.default_rng([seed, code, 8, si, s])
+            bg, params = background(rng, words[0]["group"])
+            y, events, room = streams.keyword_recording(
+                rng, [(r["text"], np.load(r["dry"])) for r in words], n, SR, bg)
+            events_rows.append(record(f"streams/{split}/{s:04d}.wav", y, rng, words[0]["voice"],
+                                      events, {**params, **room}))
+        for b in range(round(spec.background_seconds[split] / spec.stream_seconds)):
+            rng = np.random.default_rng([seed, code, 9, si, b])
+            bg, params = background(rng)
+            events_rows.append(record(f"background/{split}/{b:04d}.wav", bg, rng, "", [], params))
+        if events_rows:
+            (root / f"events_{split}.tsv").write_text(streams.events_lines(events_rows))
+        count, k, r = spec.background_clips[split], 0, 0
+        while k < count:  # 20 crops of each background
+            rng = np.random.default_rng([seed, code, 10, si, r])
+            bg, params = background(rng)
+            for crop in streams.crops(rng, streams.peak_normalize(rng, bg), min(20, count - k), SR):
+                rel = f"wav/{split}/{streams.BACKGROUND}/{k:06d}.wav"
+                acoustics.write_wav(root / rel, crop, SR)
+                rows.append({"index": BACKGROUND_INDEX + si * 100_000 + k, "render": 0,
+                             "split": split, "path": rel, "label": streams.BACKGROUND,
+                             "speaker": streams.BACKGROUND, "voice": "", "engine": "", "group": "",
+                             "seconds": crop.size / SR, "aug": params})
+                k += 1
+            r += 1
+    return rows, recordings
+
+
+def _streams_info(recordings: list[dict], sources: dict[str, list[str]]) -> dict:
+    """A streams corpus's recordings per split: how many, keywords, hours (and of them
+    keyword-free), noise packages."""
+    out = {"packages": {p: len(files) for p, files in noises.installed().items()},
+           "stream_seconds": recordings[0]["seconds"] if recordings else 0.0, "splits": {}}
+    for split in SPLITS:
+        rs = [r for r in recordings if r["split"] == split]
+        if rs:
+            out["splits"][split] = {
+                "recordings": len(rs), "keywords": sum(r["events"] for r in rs),
+                "hours": sum(r["seconds"] for r in rs) / 3600.0,
+                "keyword_free_hours": sum(r["seconds"] for r in rs if not r["events"]) / 3600.0,
+                "noise_sources": len(sources.get(split, []))}
+    return out
 
 
 def _manifest_line(name: str, row: dict) -> str:
@@ -522,16 +642,19 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     tmp = root / ".tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     bank = babble_bank(split_voices, spec, seed, tmp)
-    noise_sources = noises.sources_by_split() if name in ("enhance", "separate") else {}
+    noise_sources = noises.sources_by_split() if name in ("enhance", "separate", "streams") else {}
     state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
-             "tmp": str(tmp), "clean_test": True, "renders": spec.renders,
+             "tmp": str(tmp), "clean_test": name != "streams", "renders": spec.renders,
              "noise_sources": noise_sources}
     workers = workers or spec.workers or min(2, os.cpu_count() or 1)
     try:
         rows = _run_units(_units(clips, 16 if size == "tiny" else 48), state, workers,
                           f"{name}/{size}", progress)
+        recordings = []
         if name == "separate":
             rows = _separate_rows(rows, root, seed, noise_sources, aug)
+        elif name == "streams":
+            rows, recordings = _streams_rows(rows, root, seed, noise_sources, bank, size)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     splits = corpus_splits(name)
@@ -543,23 +666,27 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     with open(root / "clips.jsonl", "w") as f:
         for r in rows:
             f.write(json.dumps(r, sort_keys=True) + "\n")
+    if recordings:
+        with open(root / "recordings.jsonl", "w") as f:
+            f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in recordings)
     split_info = {}
     for split in splits:
         rs = [r for r in rows if r["split"] == split]
         split_info[split] = {
             "clips": len(rs),
-            "speakers": len({v for r in rs for v in r.get("voices", [r["speaker"]])}),
+            "speakers": len(_voices_of(rs)),
             "hours": sum(r["seconds"] for r in rs) / 3600.0,
-            "engines": sorted({e for r in rs for e in r.get("engines", [r["engine"]])}),
+            "engines": sorted({e for r in rs for e in r.get("engines", [r["engine"]]) if e}),
             "voice_groups": sorted({g for r in rs for g in r.get("groups", [r["group"]])}),
-            "voices": sorted({v for r in rs for v in r.get("voices", [r["speaker"]])}),
+            "voices": sorted(_voices_of(rs)),
         }
     trials = None
     if name == "speakers":  # the classes: the training split's voice configurations
         labels = split_info["train"]["voices"]
         trials = speakers.write_trial_lists(root, rows, seed, spec.trials_per_speaker)
     else:
-        labels = list(commands.WORDS) if name == "commands" else None
+        labels = (list(commands.WORDS) if name == "commands" else
+                  [streams.BACKGROUND, streams.UNKNOWN] if name == "streams" else None)
     return {
         "name": name, "size": size, "seed": seed,
         "sample_rate": separate.SAMPLE_RATE if name == "separate" else SR,
@@ -571,6 +698,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         **({"trials": trials, "pitch_centres": list(spec.pitches)} if trials else {}),
         **({"noise": _noise_info(rows, noise_sources)} if name == "enhance" else {}),
         **({"mixing": _mixing_info(rows, noise_sources)} if name == "separate" else {}),
+        **({"streams": _streams_info(recordings, noise_sources)} if name == "streams" else {}),
         "held_out_engine": held,
         "augmentation": dataclasses.asdict(aug),
         "versions": {"format": FORMAT_VERSION, "engines": V.engine_versions(),
@@ -580,6 +708,11 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         "build_seconds": round(time.time() - t0, 2),
         "complete": True,
     }
+
+
+def _voices_of(rows: list[dict]) -> set[str]:
+    """The voices speaking in clip rows (a streams background clip names none)."""
+    return {v for r in rows for v in r.get("voices", [r["speaker"]]) if v != streams.BACKGROUND}
 
 
 def _noise_info(rows: list[dict], sources: dict[str, list[str]]) -> dict:

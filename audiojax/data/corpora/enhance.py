@@ -20,7 +20,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from audiojax.data.corpora import acoustics, noises
 
@@ -66,7 +65,5 @@ def write_pair(root: Path, rel_stem: str, mixture: np.ndarray, clean: np.ndarray
     returns their paths relative to ``root``."""
     rels = (f"{rel_stem}_mix.wav", f"{rel_stem}_clean.wav")
     for rel, y in zip(rels, (mixture, clean)):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(path), acoustics.to_int16(y), sr, subtype="PCM_16")
+        acoustics.write_wav(root / rel, y, sr)
     return rels

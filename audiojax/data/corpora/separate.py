@@ -27,7 +27,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import soxr
 
 from audiojax.data.corpora import acoustics, noises
@@ -49,12 +48,6 @@ def partners(rng: np.random.Generator, groups: list[str]) -> list[int]:
     if len(set(groups)) < 2:
         raise ValueError(f"a separation split needs two persons, got only {groups[0]!r}")
     return [int(rng.choice(np.flatnonzero(groups_arr != g))) for g in groups]
-
-
-def _write(root: Path, rel: str, y: np.ndarray, sr: int) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), acoustics.to_int16(y), sr, subtype="PCM_16")
 
 
 def mix_pair(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, sr: int,
@@ -106,12 +99,12 @@ def write_versions(root: Path, split: str, index: int, s1: np.ndarray, s2: np.nd
             a, b, n = (x[:cut] if mode != "max" else x for x in sig)
             mixture = a + b + (n if mode == "min_noisy" else 0.0)
             rels = tuple(f"{split}/{part}/{name}" for part in ("mix", "s1", "s2"))
-            _write(root / version, rels[0], mixture, rate)
+            acoustics.write_wav(root / version / rels[0], mixture, rate)
             if mode == "min_noisy":  # the sources are the min version's
                 rels = (rels[0],) + tuple(f"../min/{r}" for r in rels[1:])
             else:
-                _write(root / version, rels[1], a, rate)
-                _write(root / version, rels[2], b, rate)
+                acoustics.write_wav(root / version / rels[1], a, rate)
+                acoustics.write_wav(root / version / rels[2], b, rate)
             out[version] = rels
     return out
 

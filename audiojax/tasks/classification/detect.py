@@ -15,7 +15,8 @@ import dataclasses
 
 import numpy as np
 
-NON_KEYWORDS = ("_background_", "_silence_", "_unknown_")
+BACKGROUND = "_background_"
+NON_KEYWORDS = (BACKGROUND, "_silence_", "_unknown_")
 
 
 def smooth_posteriors(probs: np.ndarray, width: int, history: np.ndarray | None = None):
@@ -159,8 +160,9 @@ def choose_thresholds(streams, labels, frame_rate: float, false_alarms_per_hour:
 
 
 def detection_metrics(streams, labels, thresholds, frame_rate: float, **detector_args) -> dict:
-    """Miss rate (overall and per keyword), false alarms per hour and latency of ``streams``
-    ``[(probs (T, C), events, seconds)]`` at ``thresholds``."""
+    """Miss rate (overall with its 95% bootstrap interval over keywords, and per keyword),
+    false alarms per hour and latency of ``streams`` ``[(probs (T, C), events, seconds)]``
+    at ``thresholds``."""
     hits, words, latencies, alarms, seconds = [], [], [], 0, 0.0
     for probs, events, duration in streams:
         score = score_stream(Detector(labels, thresholds, frame_rate, **detector_args)
@@ -170,10 +172,14 @@ def detection_metrics(streams, labels, thresholds, frame_rate: float, **detector
         latencies += score.latencies
         alarms += score.false_alarms
         seconds += duration - keyword_seconds(events)
+    from audiojax.tasks.base import bootstrap_interval  # noqa: PLC0415 (jax-free callers)
+
     hours = seconds / 3600.0
+    low, high = bootstrap_interval(np.asarray(hits, np.float64))
     per_word = {w: float(1 - np.mean([h for h, x in zip(hits, words) if x == w]))
                 for w in sorted(set(words))}
     return {"miss_rate": float(1 - np.mean(hits)) if hits else float("nan"),
+            "miss_rate_ci95": [1.0 - high, 1.0 - low],
             "false_alarms": alarms, "background_hours": hours,
             "false_alarms_per_hour": alarms / hours if hours else float("nan"),
             "latency_median_s": float(np.median(latencies)) if latencies else float("nan"),

@@ -23,6 +23,7 @@ from audiojax import plots
 from audiojax.data.augment import time_shift
 from audiojax.masking import masked_mean
 from audiojax.tasks.augment import augment_batch, augment_defaults, check_augment
+from audiojax.tasks.classification.detect import BACKGROUND
 from audiojax.tasks.base import (Task, accuracy_per_group, bootstrap_interval, combine_hits,
                                  gather_outputs)
 
@@ -32,6 +33,7 @@ class Classification(Task):
     rows with ``mask == False`` (padding, skipped bad examples) count for nothing."""
 
     provides = ("num_classes",)
+    offers = ("background_class",)
     # Test-time centring is an ablation of a run trained without it (and back).
     inference_keys = Task.inference_keys + ("data.center", "shifts")
 
@@ -57,7 +59,10 @@ class Classification(Task):
     def __init__(self, config: ml_collections.ConfigDict, labels: list[str]):
         super().__init__(config, labels)
         self.label_to_id = {name: i for i, name in enumerate(self.labels)}  # for the loader
-        self.model = self.build_model(num_classes=len(self.labels))
+        # A detector's clip of nothing must hold its class at every frame (streaming models).
+        background = self.labels.index(BACKGROUND) if BACKGROUND in self.labels else -1
+        self.model = self.build_model(num_classes=len(self.labels),
+                                      offered={"background_class": background})
 
     def example_spec(self, batch_size: int) -> dict[str, jax.ShapeDtypeStruct]:
         return {**self.audio_spec(batch_size),
@@ -153,12 +158,23 @@ class Classification(Task):
                              f"{' ...' if len(self.labels) > 10 else ''})")
 
     def headline(self, metrics: dict) -> str:
+        if "det_curve" in metrics:  # the events evaluator's: detection on long recordings
+            return detection_headline(metrics)
         low, high = metrics.get("accuracy_ci95", (float("nan"),) * 2)
         return (f"accuracy {metrics['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), macro F1 "
                 f"{metrics['macro_f1']:.4f}, loss {metrics['loss']:.4f}")
 
     def write_plots(self, output: Path, metrics: dict, title: str) -> list[Path]:
-        """The confusion matrix as a PNG beside the metrics file ``output``."""
+        """The confusion matrix (detection on recordings: the DET-style curve) as a PNG beside
+        the metrics file ``output``."""
+        if "det_curve" in metrics:
+            png = output.with_suffix(".det.png")
+            curve = metrics["det_curve"]
+            marks = {f"tuned for {rate} FA/h": (m["false_alarms_per_hour"], m["miss_rate"])
+                     for rate, m in metrics.get("at_rate", {}).items()}
+            plots.detection_curve_png(png, curve["false_alarms_per_hour"], curve["miss_rate"],
+                                      marks, title=title)
+            return [png]
         png = output.with_suffix(".confusion.png")
         plots.confusion_matrix_png(png, np.array(metrics["confusion_matrix"]), self.labels,
                                    title=f"{title}: accuracy {metrics['accuracy']:.4f}")
@@ -189,6 +205,21 @@ class Classification(Task):
                                    zip(self.labels, recall, true_per_class) if n > 0},
             "confusion_matrix": confusion.astype(int).tolist(),
         }
+
+
+def detection_headline(metrics: dict) -> str:
+    """The events evaluator's metrics in a line: the miss rate at each tuned false-alarm rate
+    (or at the fixed threshold), false alarms reached, latency, hours of background."""
+    parts = []
+    for rate, m in metrics.get("at_rate", {}).items():
+        low, high = m["miss_rate_ci95"]
+        parts.append(f"miss {100 * m['miss_rate']:.1f}% (95% CI {100 * low:.1f}-{100 * high:.1f}) "
+                     f"tuned for {rate} FA/h ({m['false_alarms_per_hour']:.2f} FA/h here, latency "
+                     f"median {1000 * m['latency_median_s']:.0f} ms)")
+    if not parts:
+        parts.append(f"miss {100 * metrics['miss_rate']:.1f}% at threshold {metrics['threshold']:g} "
+                     f"({metrics['false_alarms_per_hour']:.2f} FA/h, no tuning events)")
+    return "; ".join(parts) + f"; {metrics['background_hours']:.2f} h of background"
 
 
 def mean_of_probabilities(log_probs):
