@@ -30,6 +30,7 @@ def get_config(variant=None):
     c.model.dilations = (1, 2, 4, 8, 16, 32)      # receptive field 127 frames, 1.27 s
     c.model.gru_units = 0                         # e.g. 64: a GRU after the convolutions
     c.model.pooling = "max"
+    c.model.window = 50                           # a stream scored by its last 0.5 s as a clip
     c.model.time_masks, c.model.time_mask_width = 2, 10
     c.model.freq_masks, c.model.freq_mask_width = 2, 5
     c.optimizer = "adamw"

@@ -46,7 +46,7 @@ def offline_detections(workdir, y, threshold):
     model = run.task.model
     y = np.pad(y, (0, -len(y) % 320))
     scores, _ = model.apply(run.variables, jnp.asarray(y[None]), jnp.array([len(y)]),
-                            method=model.frames)
+                            method=model.stream_scores)
     probs = np.asarray(jax.nn.softmax(scores[0], -1))
     if threshold is None:  # one that some frames reach: the detector has work to do
         threshold = float(np.quantile(probs.max(1), 0.7))
@@ -169,7 +169,7 @@ def test_exported_step_runs_without_audiojax_and_gives_the_models_probabilities(
     model = run.task.model
     padded = np.pad(y, (0, -len(y) % 320))
     scores, _ = model.apply(run.variables, jnp.asarray(padded[None]), jnp.array([len(padded)]),
-                            method=model.frames)
+                            method=model.stream_scores)
     np.testing.assert_allclose(exported, jax.nn.softmax(scores[0], -1), atol=1e-5)
     printed = subprocess.run([sys.executable, str(tmp_path / "kws" / "listen.py"), str(path),
                               "0.0"], capture_output=True, text=True,

@@ -13,7 +13,7 @@ import scipy.signal
 
 from audiojax.frontends.streaming import StreamingLogMel, pcen_coefficient
 from audiojax.models import get_model
-from audiojax.models.streaming import CausalConv1D, StreamingGRU, pool_frames
+from audiojax.models.streaming import CausalConv1D, StreamingGRU, WindowPool, pool_frames
 from test_rnn import numpy_gru, numpy_weights
 
 SR, HOP, N_FFT = 16000, 160, 400
@@ -77,13 +77,16 @@ def blocks_of(x, sizes):
 
 
 @pytest.mark.parametrize("layer,in_features", [(CausalConv1D(5, 3, dilation=4), 3),
-                                              (StreamingGRU(6), 3)])
+                                              (StreamingGRU(6), 3), (WindowPool(7, 1), 3)])
 def test_layers_match_their_equations_and_step_over_uneven_blocks(layer, in_features):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 40, in_features)).astype(np.float32)
     variables = layer.init(jax.random.PRNGKey(0), jnp.asarray(x))
     whole = np.asarray(layer.apply(variables, jnp.asarray(x)))
-    if isinstance(layer, CausalConv1D):
+    if isinstance(layer, WindowPool):  # max over the last 7 frames, min for channel 1
+        ref = np.stack([x[:, max(0, t - 6):t + 1].max(1) for t in range(40)], 1)
+        ref[..., 1] = np.stack([x[:, max(0, t - 6):t + 1, 1].min(1) for t in range(40)], 1)
+    elif isinstance(layer, CausalConv1D):
         kernel = np.asarray(variables["params"]["conv"]["kernel"])    # (taps, in, out)
         bias = np.asarray(variables["params"]["conv"]["bias"])
         padded = np.pad(x, ((0, 0), (8, 0), (0, 0)))
@@ -114,16 +117,25 @@ def test_pooling_over_the_valid_frames():
         pool_frames(jnp.asarray(x), jnp.asarray(frames), "median")
 
 
-@pytest.mark.parametrize("gru_units", [0, 8])
+@pytest.mark.parametrize("gru_units,window", [(0, 0), (8, 0), (0, 30)])
 def test_streaming_model_steps_equal_the_whole_through_jit_and_a_checkpoint(signal, gru_units,
-                                                                            tmp_path):
+                                                                            window, tmp_path):
     model = get_model("streaming_kws", num_classes=4, channels=8, dilations=(1, 2, 4),
-                      gru_units=gru_units)
+                      gru_units=gru_units, window=window, background_class=3)
     audio, lengths = jnp.asarray(signal), jnp.array([2 * SR, 2 * SR])
     variables = model.init(jax.random.PRNGKey(0), audio, lengths)
-    scores, frames = model.apply(variables, audio, lengths, method=model.frames)
+    frame_scores, _ = model.apply(variables, audio, lengths, method=model.frames)
+    scores, frames = model.apply(variables, audio, lengths, method=model.stream_scores)
+    if window:  # a stream's frame t is scored as the clip of the window frames ending there
+        ref = np.asarray(frame_scores[:, 70 - window:70]).max(1)
+        ref[:, 3] = np.asarray(frame_scores[:, 70 - window:70, 3]).min(1)
+        np.testing.assert_allclose(scores[:, 69], ref, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(scores, frame_scores)
     logits = model.apply(variables, audio, jnp.array([2 * SR, SR]))
-    np.testing.assert_allclose(logits[1], np.asarray(scores[1, :SR // HOP]).max(0), rtol=1e-6)
+    pooled = np.asarray(frame_scores[1, :SR // HOP]).max(0)
+    pooled[3] = np.asarray(frame_scores[1, :SR // HOP, 3]).min()
+    np.testing.assert_allclose(logits[1], pooled, rtol=1e-6)
 
     step = jax.jit(lambda c, s: model.apply(variables, c, s, method=model.step))
     for chunk in (250, 320, 1000):

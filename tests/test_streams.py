@@ -150,7 +150,7 @@ class LevelOracle(nn.Module):
     hop_length: int = 160
 
     @nn.compact
-    def frames(self, audio, lengths):
+    def stream_scores(self, audio, lengths):
         bias = self.param("bias", nn.initializers.zeros, ())
         t = audio.shape[1] // self.hop_length
         frames = audio[:, :t * self.hop_length].reshape(audio.shape[0], t, self.hop_length)
@@ -193,7 +193,7 @@ def test_events_evaluator_finds_a_keyword_at_its_time_and_nothing_in_silence(tmp
                                 tune="self")
     evaluator = EventsEvaluator("streams", spec, config, _Task(), _Parallel(), None)
     variables = _Task.model.init(jax.random.PRNGKey(0), jnp.zeros((1, SR)), jnp.array([SR]),
-                                 method=LevelOracle.frames)
+                                 method=LevelOracle.stream_scores)
     m = evaluator.run(variables)
     assert m["count"] == 1 and m["recordings"] == 2
     assert m["background_hours"] == pytest.approx((20.0 - 0.9) / 3600)

@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
 
 from audiojax.config import load_config
+from audiojax.data import corpus_dir, local_spec, source_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 # Classification experiments (the ASR ones run end to end in tests/test_asr.py).
@@ -37,22 +38,27 @@ def test_tiny_variant_end_to_end(experiment, tiny_commands, tiny_data_dir, tmp_p
     config = load_config(str(ROOT / "experiments" / experiment) + ":tiny",
                          [f"data.data_dir={tiny_data_dir}"])
     workdir = tmp_path / "run"
-    val = train_and_evaluate(config, workdir)
-    assert 0.0 <= val["accuracy"] <= 1.0 and np.isfinite(val["loss"])
+    train_and_evaluate(config, workdir)
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-    assert {r["split"] for r in records} == {"train", "validation"}
+    assert {r["split"] for r in records} == {"train", *config.evals}
+    val = [r for r in records if r["split"] == "validation"][-1]
+    assert 0.0 <= val["accuracy"] <= 1.0 and np.isfinite(val["loss"])
     assert max(r["step"] for r in records) == config.num_train_steps
     assert (workdir / "learning_curves.png").stat().st_size > 1000
     assert any((workdir / "tensorboard").iterdir())
 
     # The test split, scored by the evaluator, against predict's probabilities of every class
     # for each clip (its own loading and forward pass), reduced by scikit-learn.
-    test_manifest = tiny_commands.path / "test.tsv"
-    lines = [line.split("\t") for line in test_manifest.read_text().splitlines()]
+    # (the clips of every corpus the source joins: commands, and streams' clips of nothing)
+    folders = [corpus_dir(tiny_data_dir, *local_spec(part)[:2])
+               for part in source_parts(config.data.source)]
+    lines = [(str(folder / path), label, *rest) for folder in folders
+             for path, label, *rest in (line.split("\t") for line in
+                                         (folder / "test.tsv").read_text().splitlines())]
     metrics = evaluate(workdir, checkpoint="latest", split="test")
     run = restore(workdir, "latest")
     labels = run.labels
-    predictions = predict(run, [str(tiny_commands.path / p) for p, *_ in lines], top_k=len(labels))
+    predictions = predict(run, [p for p, *_ in lines], top_k=len(labels))
     probs = np.array([[dict(p.top)[label] for label in labels] for p in predictions], np.float64)
     probs /= probs.sum(1, keepdims=True)  # float32 softmax: sums off 1 by ~1e-7
     truth = [labels.index(label) for _, label, *_ in lines]
@@ -66,7 +72,7 @@ def test_tiny_variant_end_to_end(experiment, tiny_commands, tiny_data_dir, tmp_p
     # The same clips through a manifest written elsewhere, with absolute paths: same numbers.
     manifest = tmp_path / "elsewhere" / "mine.tsv"
     manifest.parent.mkdir()
-    manifest.write_text("".join(f"{tiny_commands.path / p}\t{label}\n" for p, label, *_ in lines))
+    manifest.write_text("".join(f"{p}\t{label}\n" for p, label, *_ in lines))
     by_manifest = evaluate(workdir, checkpoint="latest", manifest=manifest)
     assert by_manifest["confusion_matrix"] == metrics["confusion_matrix"]
     assert by_manifest["loss"] == pytest.approx(metrics["loss"], rel=1e-5)

@@ -1,6 +1,6 @@
 """The ``events`` evaluator: wake-word detection on long recordings listed in an events file
-(:mod:`audiojax.data.events`), for runs whose model streams (``frames``: per-frame class
-scores, as ``experiments/kws_streaming.py``'s).
+(:mod:`audiojax.data.events`), for runs whose model streams (``stream_scores``: per-frame
+class scores, as ``experiments/kws_streaming.py``'s).
 
 Each recording goes through the model whole (equal to running it chunk by chunk:
 tests/test_streaming.py), a softmax per frame, then the detector of
@@ -55,7 +55,7 @@ class EventsEvaluator:
     def __init__(self, name: str, spec, config, task, parallel, eval_step):
         del eval_step  # recordings are scored from per-frame probabilities, not clip logits
         model = task.model
-        if not hasattr(model, "frames"):
+        if not hasattr(model, "stream_scores"):
             raise ValueError(f"config.evals.{name}.kind: events, but model "
                              f"{config.model.name!r} has no per-frame scores (a streaming "
                              f"model such as experiments/kws_streaming.py's)")
@@ -72,7 +72,7 @@ class EventsEvaluator:
         self.hop = model.hop_length
         self.frame_rate = self.rate / self.hop
         self._probs = jax.jit(lambda v, x, n: jax.nn.softmax(
-            model.apply(v, x, n, method=model.frames)[0], axis=-1))
+            model.apply(v, x, n, method=model.stream_scores)[0], axis=-1))
 
     def probabilities(self, variables, events) -> list[tuple[np.ndarray, list, float]]:
         """``[(probs (frames, classes), events, seconds)]`` of every recording listed."""

@@ -71,6 +71,41 @@ class StreamingGRU(nn.Module):
         return self.cell.stream(x, state, n)
 
 
+class WindowPool(nn.Module):
+    """Per-frame scores pooled over the last ``window`` frames (fewer at the start): frame t's
+    output is the maximum of frames ``t - window + 1 .. t`` (for ``min_class``, the minimum):
+    the clip logits that :func:`pool_frames` gives a clip ending at frame t, so a detector
+    reads, at every frame, what the model was trained to say about a clip. No parameters.
+    State: the last ``window - 1`` frames (signed)."""
+
+    window: int
+    min_class: int = -1
+
+    def _sign(self, channels: int) -> jax.Array:
+        return jnp.ones(channels).at[self.min_class].set(-1.0) if self.min_class >= 0 \
+            else jnp.ones(channels)
+
+    def _pool(self, joined: jax.Array) -> jax.Array:
+        return jax.lax.reduce_window(joined, -jnp.inf, jax.lax.max, (1, self.window, 1),
+                                     (1, 1, 1), "VALID")
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        sign = self._sign(x.shape[-1])
+        joined = jnp.pad(x * sign, ((0, 0), (self.window - 1, 0), (0, 0)),
+                         constant_values=-jnp.inf)
+        return self._pool(joined) * sign
+
+    @nn.nowrap
+    def initial_state(self, batch: int, in_features: int) -> jax.Array:
+        return jnp.full((batch, self.window - 1, in_features), -jnp.inf, jnp.float32)
+
+    def step(self, x: jax.Array, n: jax.Array, state: jax.Array) -> tuple[jax.Array, jax.Array]:
+        sign = self._sign(x.shape[-1])
+        joined = jnp.concatenate([state, (x * sign).astype(state.dtype)], axis=1)
+        return self._pool(joined) * sign, jax.lax.dynamic_slice_in_dim(joined, n,
+                                                                       self.window - 1, axis=1)
+
+
 def per_example_dropout(keys: jax.Array, x: jax.Array, rate: float) -> jax.Array:
     """Dropout of ``x (batch, ...)`` with one PRNG key per example (``keys (batch,)``), so the
     mask of an example does not depend on how a batch is split over devices."""

@@ -8,7 +8,7 @@ import jax
 
 from audiojax.data.augment import spec_augment_per_example
 from audiojax.frontends.streaming import StreamingLogMel
-from audiojax.models.streaming import ResidualCausalBlock, StreamingGRU, pool_frames
+from audiojax.models.streaming import ResidualCausalBlock, StreamingGRU, WindowPool, pool_frames
 
 
 class StreamingKWS(nn.Module):
@@ -18,8 +18,9 @@ class StreamingKWS(nn.Module):
     ``__call__(audio (B, samples), lengths (B,), *, train, augment_keys=None) -> logits (B,
     num_classes)``: the per-frame scores pooled over each clip's frames (``pooling``), so the
     classification task trains it as any clip classifier. :meth:`frames` gives the per-frame
-    scores over whole clips; :meth:`step` the same scores chunk by chunk (any chunk size) from
-    :meth:`initial_state`, for listening to a stream.
+    scores over whole clips; :meth:`stream_scores` what a stream is scored by (the per-frame
+    scores, or with ``window`` their pooling over the last frames), and :meth:`step` the same
+    chunk by chunk (any chunk size) from :meth:`initial_state`, for listening to a stream.
 
     Attributes:
       sample_rate, n_fft, hop_length, n_mels, compression: the causal front-end
@@ -34,6 +35,9 @@ class StreamingKWS(nn.Module):
         classification task gives when its labels hold it; -1: none): its clip logit is the
         *least* over frames, so a clip scores it only when every frame does, and a keyword
         clip, whose keyword frames do not, scores the keyword.
+      window: > 0: a stream's frame t is scored by the clip logits of the ``window`` frames
+        ending there (:class:`~audiojax.models.streaming.WindowPool`, pooled as in training:
+        max, and min for the background class); 0: by frame t's own scores.
       dropout: after each block's convolution, in training with ``augment_keys`` (one key
         per example, so a device split drops the same units).
       time_masks, time_mask_width (frames), freq_masks, freq_mask_width (bands): SpecAugment
@@ -52,6 +56,7 @@ class StreamingKWS(nn.Module):
     gru_units: int = 0
     pooling: str = "max"
     background_class: int = -1
+    window: int = 0
     dropout: float = 0.1
     time_masks: int = 0
     time_mask_width: int = 0
@@ -74,6 +79,7 @@ class StreamingKWS(nn.Module):
         self.gru_norm = nn.LayerNorm() if self.gru_units else None
         self.norm = nn.LayerNorm()
         self.head = nn.Dense(self.num_classes)
+        self.pool = WindowPool(self.window, self.background_class) if self.window else None
 
     def frames(self, audio: jax.Array, lengths: jax.Array, *, train: bool = False,
                augment_keys: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
@@ -103,6 +109,12 @@ class StreamingKWS(nn.Module):
         least = -pool_frames(-scores[..., b:b + 1], frames, "max")
         return pooled.at[:, b].set(least[:, 0])
 
+    def stream_scores(self, audio: jax.Array, lengths: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """-> ``(scores (B, samples // hop, num_classes), frames (B,))``: what :meth:`step`
+        gives frame by frame."""
+        scores, frames = self.frames(audio, lengths)
+        return (scores if self.pool is None else self.pool(scores)), frames
+
     @nn.nowrap
     def initial_state(self, batch: int) -> dict:
         """The state before the first sample of ``batch`` streams."""
@@ -112,11 +124,15 @@ class StreamingKWS(nn.Module):
         if self.gru_units:
             state["gru"] = StreamingGRU(self.gru_units, parent=None).initial_state(batch,
                                                                                   self.channels)
+        if self.window:
+            state["window"] = WindowPool(self.window, parent=None).initial_state(batch,
+                                                                               self.num_classes)
         return state
 
     def step(self, chunk: jax.Array, state: dict) -> tuple[jax.Array, jax.Array, dict]:
         """``chunk (B, C)`` samples -> ``(scores (B, ceil(C / hop), num_classes), n, state)``:
-        the first ``n`` slots are the frames the chunk completed, equal to :meth:`frames`."""
+        the first ``n`` slots are the frames the chunk completed, equal to
+        :meth:`stream_scores`."""
         x, n, frontend = self.frontend.step(chunk, state["frontend"])
         x = self.project(x)
         blocks = []
@@ -126,4 +142,7 @@ class StreamingKWS(nn.Module):
         new = {"frontend": frontend, "blocks": blocks}
         if self.gru is not None:
             x, new["gru"] = self.gru.step(self.gru_norm(x), n, state["gru"])
-        return self.head(nn.relu(self.norm(x))), n, new
+        scores = self.head(nn.relu(self.norm(x)))
+        if self.pool is not None:
+            scores, new["window"] = self.pool.step(scores, n, state["window"])
+        return scores, n, new
