@@ -118,8 +118,10 @@ class LogMelCNN(nn.Module):
 
     ``LogMel`` (25 ms Hann windows every 10 ms at 16 kHz by default) or ``MFCC`` -> optional
     per-utterance mean subtraction -> BatchNorm over the input bands -> optional SpecAugment
-    (training only) -> ``len(channels)`` blocks of conv 3x3 -> BN -> ReLU -> maxpool 2x2 ->
-    mean over feature bands, mean over the frames that the true length reaches -> dense -> logits.
+    (training only) -> ``len(channels)`` blocks of ``convs_per_block`` x (conv 3x3 -> BN -> ReLU)
+    -> maxpool 2x2 -> mean over feature bands -> pooling over the frames that the true length
+    reaches (``time_pooling``) -> dense -> logits. Two convolutions per block and ``max_mean``
+    pooling make it the CNN14 family of audio tagging (PANNs), at the width ``channels`` gives.
 
     Attributes:
       num_classes: output classes.
@@ -132,6 +134,10 @@ class LogMelCNN(nn.Module):
       time_masks, time_mask_width, freq_masks, freq_mask_width: SpecAugment bands (frames and
         bands), applied in training when the caller passes ``augment_keys``; 0 masks: none.
       hidden: width of the dense layer before the logits.
+      convs_per_block: convolutions (each with BN and ReLU) before each block's pooling.
+      time_pooling: ``mean`` over the true frames, ``max_mean`` (their max plus their mean:
+        CNN14's, for a short event in a long clip), or ``attention`` (a softmax over the frames
+        of a learned score of each frame's features weights their sum).
       masked_pooling, dtype, axis_name: as in :class:`WaveformCNN`.
     """
 
@@ -152,6 +158,8 @@ class LogMelCNN(nn.Module):
     freq_masks: int = 0
     freq_mask_width: int = 0
     hidden: int = 256
+    convs_per_block: int = 1
+    time_pooling: str = "mean"
     masked_pooling: bool = True
     dtype: Any = jnp.float32
     axis_name: str | None = None
@@ -183,12 +191,45 @@ class LogMelCNN(nn.Module):
                                          self.time_mask_width, self.freq_masks, self.freq_mask_width)
         x = x.astype(self.dtype)[..., None]                              # (batch, frames, bands, 1)
         for features in self.channels:
-            x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False, dtype=self.dtype)(x)
-            x = nn.BatchNorm(use_running_average=not train, dtype=self.dtype,
-                             axis_name=self.axis_name, **_BN)(x)
-            x = _max_pool(nn.relu(x), (2, 2))
+            for _ in range(self.convs_per_block):
+                x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False, dtype=self.dtype)(x)
+                x = nn.relu(nn.BatchNorm(use_running_average=not train, dtype=self.dtype,
+                                         axis_name=self.axis_name, **_BN)(x))
+            x = _max_pool(x, (2, 2))
             valid = valid // 2
         x = x.mean(axis=2)                                               # (batch, frames', C)
-        x = _frame_mean(x, valid) if self.masked_pooling else x.mean(axis=1)
+        if not self.masked_pooling:
+            valid = jnp.full_like(valid, x.shape[1])
+        x = pool_frames(x, valid, self.time_pooling, self.dtype)        # (batch, C)
         x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype)(x))
         return nn.Dense(self.num_classes, dtype=self.dtype)(x).astype(jnp.float32)
+
+
+class AttentionScore(nn.Module):
+    """A frame's score for attention pooling: ``(batch, frames, C) -> (batch, frames)``."""
+
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        return nn.Dense(1, dtype=self.dtype)(x)[..., 0].astype(jnp.float32)
+
+
+TIME_POOLINGS = ("mean", "max_mean", "attention")
+
+
+def pool_frames(x: jnp.ndarray, valid: jnp.ndarray, how: str, dtype=jnp.float32) -> jnp.ndarray:
+    """``x (batch, frames, C)`` over its first ``valid (batch,)`` frames (at least one) ->
+    ``(batch, C)``, as :class:`LogMelCNN`'s ``time_pooling`` says (call it inside a compact
+    module: ``attention`` makes its scoring layer)."""
+    if how not in TIME_POOLINGS:
+        raise ValueError(f"model.time_pooling: unknown {how!r}; known: {', '.join(TIME_POOLINGS)}")
+    mask = length_mask(jnp.maximum(valid, 1), x.shape[1])               # (batch, frames)
+    if how == "mean":
+        return _frame_mean(x, valid)
+    if how == "max_mean":
+        peak = jnp.where(mask[..., None], x, jnp.finfo(x.dtype).min).max(axis=1)
+        return peak + _frame_mean(x, valid)
+    scores = jnp.where(mask, AttentionScore(dtype)(x), -jnp.inf)
+    weights = jax.nn.softmax(scores, axis=1).astype(x.dtype)
+    return jnp.einsum("bt,btc->bc", weights, x)

@@ -24,6 +24,7 @@ from audiojax.data.augment import time_shift
 from audiojax.masking import masked_mean
 from audiojax.tasks.augment import augment_batch, augment_defaults, check_augment
 from audiojax.tasks.classification.detect import BACKGROUND
+from audiojax.tasks.classification.metrics import mean_average_precision
 from audiojax.tasks.base import (Task, accuracy_per_group, bootstrap_interval, combine_hits,
                                  gather_outputs)
 
@@ -41,6 +42,7 @@ class Classification(Task):
     def config_defaults(cls) -> ml_collections.ConfigDict:
         c = ml_collections.ConfigDict()
         c.label_smoothing = 0.0
+        c.mixup = 0.0                 # > 0: mixup's Beta(alpha, alpha) (waveforms and targets)
         c.augment = augment_defaults()
         c.shifts = ml_collections.ConfigDict()
         c.shifts.count = 1            # > 1: evaluators and predict average the probabilities
@@ -50,6 +52,8 @@ class Classification(Task):
     @classmethod
     def check_config(cls, config: ml_collections.ConfigDict) -> None:
         check_augment(config)
+        if config.mixup < 0:
+            raise ValueError(f"config.mixup={config.mixup}: must not be negative (0: no mixup)")
         if config.shifts.count < 1:
             raise ValueError(f"config.shifts.count={config.shifts.count}: must be at least 1")
         if config.shifts.max_seconds < 0:
@@ -74,14 +78,19 @@ class Classification(Task):
         return model.init(rng, batch["audio"], batch["length"], train=False)
 
     def loss(self, params, batch_stats, batch, rng, axis_name):
+        if self.config.mixup > 0:  # its own key; without mixup the augmentation keys as before
+            rng, mix_rng = jax.random.split(rng)
         audio, lengths, keys = augment_batch(self.config, rng, batch["audio"], batch["length"],
                                              axis_name)
-        logits, updates = self.model.apply(
-            {"params": params, "batch_stats": batch_stats}, audio, lengths,
-            train=True, mutable=["batch_stats"], augment_keys=keys)
         targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], len(self.labels)),
                                       self.config.label_smoothing)
         mask = batch["mask"]
+        if self.config.mixup > 0:
+            audio, lengths, targets = mixup(mix_rng, audio, lengths, targets, mask,
+                                            self.config.mixup)
+        logits, updates = self.model.apply(
+            {"params": params, "batch_stats": batch_stats}, audio, lengths,
+            train=True, mutable=["batch_stats"], augment_keys=keys)
         loss = masked_mean(optax.softmax_cross_entropy(logits, targets), mask, axis_name=axis_name)
         hits = (logits.argmax(-1) == batch["label"]).astype(jnp.float32)
         accuracy = masked_mean(hits, mask, axis_name=axis_name)
@@ -138,12 +147,21 @@ class Classification(Task):
         confusion = jnp.einsum("b,bi,bj->ij", valid, jax.nn.one_hot(batch["label"], n),
                                jax.nn.one_hot(guesses, n))
         sums = {"loss": (losses * valid).sum(), "count": valid.sum(), "confusion": confusion}
-        return gather_outputs(sums, {"hits": guesses == batch["label"], "mask": batch["mask"]},
-                              axis_name)
+        rows = {"hits": guesses == batch["label"], "mask": batch["mask"],
+                "probs": jnp.exp(log_probs), "label": batch["label"]}
+        return gather_outputs(sums, rows, axis_name)
 
     def combine(self, collected: dict | None, out: dict) -> dict:
-        """Adds a batch's ``eval_step`` sums; keeps its rows' hits (``mask`` rows only) in order."""
-        return combine_hits(collected, out)
+        """Adds a batch's ``eval_step`` sums; keeps its rows' hits, class probabilities and
+        labels (``mask`` rows only) in order."""
+        out = dict(jax.device_get(out))
+        keep = np.asarray(out["mask"]).reshape(-1)
+        probs = np.asarray(out.pop("probs")).reshape(keep.size, -1)[keep]
+        labels = np.asarray(out.pop("label")).reshape(-1)[keep]
+        merged = combine_hits(collected, out)
+        merged["probs"] = (collected["probs"] if collected else []) + [probs]
+        merged["labels"] = (collected["labels"] if collected else []) + [labels]
+        return merged
 
     def per_group(self, collected: dict, groups: list[str]) -> dict:
         """``{group: {"accuracy", "count"}}``."""
@@ -162,7 +180,8 @@ class Classification(Task):
             return detection_headline(metrics)
         low, high = metrics.get("accuracy_ci95", (float("nan"),) * 2)
         return (f"accuracy {metrics['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), macro F1 "
-                f"{metrics['macro_f1']:.4f}, loss {metrics['loss']:.4f}")
+                f"{metrics['macro_f1']:.4f}, mAP {metrics['mean_average_precision']:.4f}, "
+                f"loss {metrics['loss']:.4f}")
 
     def write_plots(self, output: Path, metrics: dict, title: str) -> list[Path]:
         """The confusion matrix (detection on recordings: the DET-style curve) as a PNG beside
@@ -182,7 +201,8 @@ class Classification(Task):
 
     def summarize(self, collected: dict) -> dict:
         """Loss, accuracy with its 95% bootstrap interval over clips, per-class accuracy, macro
-        F1 and the confusion matrix (rows: truth)."""
+        F1, mean average precision (macro, one class against the rest) and the confusion matrix
+        (rows: truth)."""
         confusion = np.asarray(collected["confusion"], np.float64)
         count = float(collected["count"])
         true_per_class = confusion.sum(1)
@@ -195,11 +215,15 @@ class Classification(Task):
             precision = np.where(predicted_per_class > 0, hits / predicted_per_class, 0.0)
             f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
         occurs = (true_per_class > 0) | (predicted_per_class > 0)
+        mean_ap, per_class_ap = mean_average_precision(
+            np.concatenate(collected["probs"]), np.concatenate(collected["labels"]), len(self.labels))
         return {
             "loss": float(collected["loss"]) / max(count, 1.0),
             "accuracy": float(hits.sum()) / max(count, 1.0),
             "accuracy_ci95": list(bootstrap_interval(np.concatenate(collected["hits"]))),
             "macro_f1": float(np.mean(f1[occurs])) if occurs.any() else float("nan"),
+            "mean_average_precision": mean_ap,
+            "per_class_average_precision": {self.labels[c]: ap for c, ap in per_class_ap.items()},
             "count": int(round(count)),
             "per_class_accuracy": {label: float(r) for label, r, n in
                                    zip(self.labels, recall, true_per_class) if n > 0},
@@ -220,6 +244,21 @@ def detection_headline(metrics: dict) -> str:
         parts.append(f"miss {100 * metrics['miss_rate']:.1f}% at threshold {metrics['threshold']:g} "
                      f"({metrics['false_alarms_per_hour']:.2f} FA/h, no tuning events)")
     return "; ".join(parts) + f"; {metrics['background_hours']:.2f} h of background"
+
+
+def mixup(rng, audio, lengths, targets, mask, alpha: float):
+    """Mixup (Zhang et al. 2018) within a batch: example b heard with its neighbour b+1 (the
+    batch rolled by one), ``lam * x_b + (1 - lam) * x_b+1`` with ``lam ~ Beta(alpha, alpha)`` per
+    example, its targets mixed alike and its length the longer one. A padding neighbour
+    (``mask`` False) is not mixed in. ``audio (B, samples)``, ``lengths (B,)``, ``targets
+    (B, classes)``, ``mask (B,)`` -> the mixed ``audio, lengths, targets``."""
+    lam = jax.random.beta(rng, alpha, alpha, (audio.shape[0],))
+    lam = jnp.where(jnp.roll(mask, -1), jnp.maximum(lam, 1.0 - lam), 1.0)  # b's own sound leads
+    other = lambda x: jnp.roll(x, -1, axis=0)  # noqa: E731
+    mixed = lam[:, None] * audio + (1.0 - lam[:, None]) * other(audio)
+    mixed_lengths = jnp.where(lam < 1.0, jnp.maximum(lengths, other(lengths)), lengths)
+    return (mixed.astype(audio.dtype), mixed_lengths,
+            lam[:, None] * targets + (1.0 - lam[:, None]) * other(targets))
 
 
 def mean_of_probabilities(log_probs):
