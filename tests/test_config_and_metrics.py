@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, f1_score
 
 from audiojax.tasks.classification.task import Classification
 from audiojax.config import load_config
@@ -51,7 +51,9 @@ def test_summarize_matches_sklearn():
     np.add.at(confusion, (truth, pred), 1)
     task = Classification(base_config(), labels)
     hits = [truth[:100] == pred[:100], truth[100:] == pred[100:]]  # two batches' rows
-    got = task.summarize({"loss": 30.0, "count": 300.0, "confusion": confusion, "hits": hits})
+    probs = rng.dirichlet(np.ones(6), 300)
+    got = task.summarize({"loss": 30.0, "count": 300.0, "confusion": confusion, "hits": hits,
+                          "probs": [probs[:100], probs[100:]], "labels": [truth[:100], truth[100:]]})
     assert got["accuracy"] == pytest.approx(accuracy_score(truth, pred))
     low, high = got["accuracy_ci95"]
     assert low < got["accuracy"] < high and high - low < 0.15
@@ -60,6 +62,10 @@ def test_summarize_matches_sklearn():
     assert got["loss"] == pytest.approx(0.1)
     per_class = {f"c{k}": float(np.mean(pred[truth == k] == k)) for k in range(5)}
     assert got["per_class_accuracy"] == pytest.approx(per_class)
+    # mAP over the classes that occur in the truth (c5 never does).
+    onehot = np.eye(6)[truth][:, :5]
+    assert got["mean_average_precision"] == pytest.approx(
+        average_precision_score(onehot, probs[:, :5], average="macro"))
 
 
 def test_bootstrap_interval_of_an_accuracy_is_the_binomial_one():
