@@ -26,12 +26,19 @@ SPEAKER_VOICE_PACKAGES := $(foreach db,ar1 ar2 br1 br2 br3 br4 ca1 ca2 cr1 cz1 c
 # Recorded sound that is not speech, for the enhance corpus's noise (`make noises`; Debian main;
 # audiojax/data/corpora/noises.py lists the files it leaves out: sung or spoken ones).
 NOISE_PACKAGES := sonic-pi-samples oxygen-sounds
+# Recorded sound effects and drum kits for the events corpus (`make sounds`; Debian main, about
+# 1.3 GB; audiojax/data/corpora/sound_events.tsv lists the files it takes: no speech or voices).
+SOUND_PACKAGES := 7kaa-data alienblaster-data btanks-data bucklespring-data bzflag-data \
+  chromium-bsu-data deepin-sound-theme dustracing2d-data freeciv-data frozen-bubble-data \
+  hydrogen-data hydrogen-drumkits lincity-ng-data lmms-common lomiri-sounds lugaru-data \
+  minetest-data scorched3d-data searchandrescue-data sonic-pi-samples sound-icons \
+  stormbaancoureur-data supertux-data torcs-data
 DEBIAN_SOURCES := /etc/apt/sources.list.d/debian.sources
 NONFREE_SOURCES := /etc/apt/sources.list.d/audiojax-nonfree.sources
 # The full device and bfloat16 matrix is marked slow: `make test PYTEST_ARGS="-n 2"` runs it too.
 PYTEST_ARGS ?= -n 2 -m "not slow"
 
-.PHONY: main demo test setup system-packages voices speaker-voices noises bench clean
+.PHONY: main demo test setup system-packages voices speaker-voices noises sounds bench clean
 
 MAIN_RUN := runs/kws_compact_cnn_small
 MAIN_CORPUS := $${AUDIOJAX_DATA:-$$HOME/.cache/audiojax}/commands_small
@@ -85,6 +92,12 @@ speaker-voices: voices
 
 noises: voices
 	$(MAKE) voices VOICE_PACKAGES="$(NOISE_PACKAGES)"
+
+sounds: system-packages
+	@missing=$$(for p in $(SOUND_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+	    --no-install-recommends $$missing; fi
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -8,6 +8,7 @@ from sklearn.metrics import accuracy_score, average_precision_score, confusion_m
 
 from audiojax.tasks.classification.task import Classification
 from audiojax.config import load_config
+from audiojax.data import local_spec, source_parts
 from audiojax.data.sources import LOCAL_CORPORA
 from audiojax.train.defaults import base_config
 
@@ -20,7 +21,8 @@ def test_every_experiment_has_a_tiny_variant_and_documents_its_command():
         config = load_config(f"{path}:tiny")
         # On a local corpus, its tiny size; public corpora are mocked (test_public_recipes.py).
         local = config.data.source.partition("/")[0] in LOCAL_CORPORA
-        assert config.data.source.endswith("/tiny") or not local, path.name
+        assert not local or all(local_spec(part)[1] == "tiny"   # a version (events' fold) stays
+                                for part in source_parts(config.data.source)), path.name
         assert config.num_train_steps > 0
         doc = path.read_text().split('"""')[1]
         assert f"audiojax train --config experiments/{path.name}" in doc, path.name

@@ -58,7 +58,8 @@ __all__ = [
     "open_source",
 ]
 
-LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance", "separate", "streams")
+LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance", "separate", "streams",
+                 "events")
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 

@@ -52,6 +52,8 @@ CORPORA = {
     "separate": "source separation: two talkers' sentences summed, WSJ0-2mix style, 8/16 kHz, min/max, noisy",
     "streams": "wake-word detection: long recordings with keywords at known times (events files), "
                "keyword-free hours, background and unknown-word clips",
+    "events": "sound event classification: 5 s clips of recorded sound effects, 5 folds by source "
+              "(ESC-50 style; make sounds)",
 }
 TFDS_CORPORA = ("commands", "sentences")  # the corpora with a TFDS copy
 SIZES = ("tiny", "small", "full", "large")   # large: sentences only
@@ -121,6 +123,12 @@ class CorpusSummary:
                       f"{d['keywords']} keywords, {d['hours']:.2f} h ({d['keyword_free_hours']:.2f} h "
                       f"without a keyword), {d['noise_sources']} recorded noise sources"
                       for s, d in st["splits"].items()]
+        if "folds" in self.info:  # events: the folds by source, and the packages heard
+            lines += [f"fold{k}: {d['clips']} clips from {d['speakers']} sources"
+                      for k, d in self.info["folds"].items()]
+            lines.append("recorded sound from: " + ", ".join(
+                f"{p} ({d['files']} files, {'/'.join(d['licence'])})"
+                for p, d in self.info["packages"].items()))
         if self.tfds_dir is not None:
             lines.append(f"tfds: audiojax_{self.name}/{self.size} in {self.tfds_dir}")
         return "\n".join(lines)
@@ -160,27 +168,33 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
       SynthesisError: an engine failed or produced silence for a voice and text.
       RuntimeError: too few engines/voices installed to make the splits.
     """
-    from audiojax.data.corpora import builder
+    from audiojax.data.corpora import builder, sound_events
 
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {sorted(CORPORA)}")
-    if size not in builder.SIZES[name]:
-        raise ValueError(f"unknown size {size!r} of {name}; "
-                         f"choose one of {tuple(builder.SIZES[name])}")
+    # The speech corpora come from the synthesizers (builder); events from recorded sound.
+    writer = sound_events if name == "events" else builder
+    sizes = writer.SIZES if name == "events" else builder.SIZES[name]
+    if size not in sizes:
+        raise ValueError(f"unknown size {size!r} of {name}; choose one of {tuple(sizes)}")
     t0 = time.time()
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     out = corpus_dir(data_dir, name, size)
     info = load_info(out)
     reused = (info is not None and info.get("name") == name and info.get("size") == size
               and info.get("seed") == seed
-              and info.get("versions", {}).get("format") == builder.FORMAT_VERSION)
+              and info.get("versions", {}).get("format") == writer.FORMAT_VERSION)
     if not reused:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.parent / f".{out.name}.building-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            info = builder.write_corpus(name, size, seed, tmp, progress=progress, workers=workers)
+            if name == "events":
+                info = sound_events.write_corpus(size, seed, tmp, progress=progress)
+            else:
+                info = builder.write_corpus(name, size, seed, tmp, progress=progress,
+                                            workers=workers)
             (tmp / "info.json").write_text(json.dumps(info, indent=1) + "\n")
             if out.exists():
                 old = out.parent / f".{out.name}.old-{os.getpid()}"
