@@ -171,11 +171,28 @@ def _task_command(args: argparse.Namespace) -> int:
     task = read_config(workdir).task
     for command in candidates:
         if command.task == task:
+            _refuse_foreign_options(args, command, candidates)
             return command.run(args, OPENER)
     offered = ", ".join(c.name for c in commands_of(task)) or "none"
     raise ValueError(f"--workdir {workdir}: `audiojax {args.command}` is for "
                      f"{' or '.join(c.task for c in candidates)} runs, not a {task} run (its "
                      f"commands: {offered})")
+
+
+def _refuse_foreign_options(args: argparse.Namespace, command, candidates) -> None:
+    """A command name several tasks offer parses all their options: one given that the run's
+    task's command does not take is an error, not ignored."""
+    def parser_of(commands):
+        p = argparse.ArgumentParser(add_help=False, conflict_handler="resolve")
+        for c in commands:
+            c.add_arguments(p)
+        return p
+
+    own = {a.dest for a in parser_of([command])._actions}
+    for action in parser_of(candidates)._actions:
+        if action.dest not in own and getattr(args, action.dest, action.default) != action.default:
+            raise ValueError(f"{action.option_strings[0]}: not an option of `audiojax "
+                             f"{command.name}` for a {command.task} run")
 
 
 def _sweep(args: argparse.Namespace) -> int:

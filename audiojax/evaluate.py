@@ -17,6 +17,7 @@ from typing import Sequence
 
 from audiojax import evaluators
 from audiojax.data.corpora import CONDITIONS
+from audiojax.data.events import EVENT_COLUMNS, read_events
 from audiojax.data.splits import is_split
 from audiojax.data.trials import read_trials
 from audiojax.files import FileLock, atomic_write_text
@@ -63,9 +64,8 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
         raise ValueError("--split, --manifest, --trials, --events, --evaluator: give one")
     if tune_events is not None and events is None:
         raise ValueError("--tune-events: only with --events")
+    given_tune = tune_events is not None
     if events is not None:
-        from audiojax.data.events import read_events  # noqa: PLC0415
-
         read_events(events)  # a malformed file is refused before any checkpoint is read
         tune_events = tune_events or default_tuning(events)
         if tune_events is not None:
@@ -79,6 +79,13 @@ def evaluate(workdir: str | Path, checkpoint: str | int = "best", split: str | N
             raise ValueError(f"--evaluator {evaluator}: not one of the run's evaluators "
                              f"({', '.join(run.config.evals)})")
         spec, name = run.config.evals[evaluator], evaluator
+    elif events is not None and tuple(run.task.columns) == EVENT_COLUMNS:
+        # The task's data are events files (sound event detection): scored as its data.
+        if given_tune:
+            raise ValueError(f"--tune-events: a {run.config.task} run has no thresholds to tune")
+        data = str(Path(events).resolve())
+        spec = evaluators.evaluator(data, every_steps=0, kind=run.task.evaluator_kind(data))
+        name = f"events-{Path(events).stem}"
     elif events is not None:
         tune = "" if tune_events is None else str(Path(tune_events).resolve())
         spec = evaluators.evaluator(str(Path(events).resolve()), every_steps=0, kind="events",

@@ -234,3 +234,39 @@ def spectrograms_png(path: str | os.PathLike, signals: dict[str, np.ndarray], sr
     axes[-1, 0].set_xlabel("time (s)")
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def events_png(path: str | os.PathLike, scenes: list[dict], labels: list[str], sr: int,
+               title: str = "") -> None:
+    """Per scene (``{"audio" (samples,), "reference", "estimate": [(onset_s, offset_s,
+    label)], "name"}``) its spectrogram (dB, 32 ms Hann frames) above its true (grey) and
+    detected (orange) events, one row per class that either holds."""
+    fig, axes = plt.subplots(2 * len(scenes), 1, figsize=(9, 3.6 * len(scenes)),
+                             constrained_layout=True, squeeze=False,
+                             gridspec_kw={"height_ratios": [2, 1.4] * len(scenes)})
+    n_fft = int(0.032 * sr)
+    for k, scene in enumerate(scenes):
+        top, bottom = axes[2 * k, 0], axes[2 * k + 1, 0]
+        y = np.asarray(scene["audio"], np.float32)
+        seconds = len(y) / sr
+        if len(y) >= n_fft:
+            with np.errstate(divide="ignore"):
+                im = top.specgram(y, NFFT=n_fft, Fs=sr, noverlap=n_fft - n_fft // 4,
+                                  window=np.hanning(n_fft), cmap="magma")[3]
+            low, high = im.get_clim()
+            im.set_clim(max(low, high - 90), high)
+        top.set(ylabel="Hz", xlim=(0, seconds), title=f"{title} {scene['name']}".strip())
+        shown = sorted({x for _, _, x in scene["reference"] + scene["estimate"]},
+                       key=labels.index)
+        for row, label in enumerate(shown):
+            for events, colour, dy in ((scene["reference"], "0.55", 0.0),
+                                       (scene["estimate"], "tab:orange", 0.4)):
+                spans = [(a, b - a) for a, b, x in events if x == label]
+                bottom.broken_barh(spans, (row + dy, 0.38), color=colour)
+        bottom.set(xlim=(0, seconds), ylim=(0, max(len(shown), 1)), xlabel="time (s)",
+                   yticks=np.arange(len(shown)) + 0.4, yticklabels=shown)
+    axes[1, 0].legend(handles=[matplotlib.patches.Patch(color="0.55", label="true"),
+                               matplotlib.patches.Patch(color="tab:orange", label="detected")],
+                      loc="upper right", fontsize=7)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

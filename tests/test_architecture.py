@@ -78,7 +78,7 @@ def test_every_task_is_a_package_found_by_name_with_light_commands():
 
     folders = sorted(p.name for p in (PACKAGE / "tasks").iterdir() if (p / "__init__.py").is_file())
     assert builtin_tasks() == folders == ["asr", "classification", "enhancement", "generation",
-                                         "separation", "speaker"]
+                                         "sed", "separation", "speaker"]
     for name in folders:
         assert issubclass(task_class(name), Task)
     assert {c.task for commands in all_commands().values() for c in commands} == set(folders)
@@ -86,7 +86,7 @@ def test_every_task_is_a_package_found_by_name_with_light_commands():
             "print(sorted(m for m in ('jax', 'flax', 'optax', 'grain') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
-    with pytest.raises(ValueError, match="config.task: unknown 'nope'; known: asr, classification, enhancement, generation, separation, speaker"):
+    with pytest.raises(ValueError, match="config.task: unknown 'nope'; known: asr, classification, enhancement, generation, sed, separation, speaker"):
         task_class("nope")
     with pytest.raises(ValueError, match="is not a subclass of audiojax.tasks.base.Task"):
         task_class("audiojax.tasks.base:per_group_rows")

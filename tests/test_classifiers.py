@@ -136,11 +136,11 @@ def test_logmel_cnn_masks_padding(waveform_batch):
 
 @pytest.mark.parametrize("shape,window", [((2, 37, 3), (4,)), ((2, 37, 11, 3), (2, 2))])
 def test_max_pool_equals_flax_max_pool_in_value_and_gradient(shape, window):
-    from audiojax.models.classifiers import _max_pool
+    from audiojax.models.classifiers import max_pool
 
     x = jnp.asarray(np.random.default_rng(0).standard_normal(shape), jnp.float32)
-    np.testing.assert_array_equal(_max_pool(x, window), nn.max_pool(x, window, strides=window))
-    ours = jax.grad(lambda a: jnp.sum(_max_pool(jnp.maximum(a, 0), window) ** 2))(x)
+    np.testing.assert_array_equal(max_pool(x, window), nn.max_pool(x, window, strides=window))
+    ours = jax.grad(lambda a: jnp.sum(max_pool(jnp.maximum(a, 0), window) ** 2))(x)
     ref = jax.grad(lambda a: jnp.sum(nn.max_pool(jnp.maximum(a, 0), window, strides=window) ** 2))(x)
     np.testing.assert_allclose(ours, ref, rtol=1e-6)
 

@@ -23,7 +23,7 @@ def test_help_lists_the_subcommands_and_every_task_command():
     listed = set(re.findall(r"^    (\S+)", out.stdout, re.M))
     assert {"demo", "train", "evaluate", "sweep", "report", "data"} <= listed
     assert set(all_commands()) == {"predict", "listen", "export", "transcribe", "lm", "generate",
-                                   "embed", "verify", "enhance", "separate"} <= listed
+                                   "embed", "verify", "enhance", "separate", "tag"} <= listed
 
 
 def test_demo_writes_audio_and_a_plot_that_agrees_with_librosa(tmp_path):

@@ -9,52 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import soxr
 
 from audiojax.data.corpora import sound_events as se
+from sound_fixtures import LABELS, fake_packages as _fake_packages, sound as _sound
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ("tone", "noise", "clicks")
 SR = se.SAMPLE_RATE
-
-
-def _sound(label: str, seconds: float, rng) -> np.ndarray:
-    t = np.arange(int(seconds * SR)) / SR
-    if label == "tone":
-        return 0.5 * np.sin(2 * np.pi * rng.uniform(300, 900) * t)
-    if label == "noise":
-        return 0.3 * rng.standard_normal(t.size)
-    y = np.zeros(t.size)
-    y[::int(SR * rng.uniform(0.05, 0.2))] = 0.9
-    return y
-
-
-def _fake_packages(tmp_path: Path, n_per_source: int = 3):
-    """Five sources (one per fold), each with every label; one long stereo 44.1 kHz file.
-    Returns (table, source table, {path: samples at 16 kHz})."""
-    rng = np.random.default_rng(0)
-    rows, sources, audio = [], [], {}
-    for k in range(1, se.FOLDS + 1):
-        package = f"pkg{k}"
-        sources.append(f"src{k}\t{package}\tGPL-2+\t{k}")
-        for label in LABELS:
-            for i in range(n_per_source):
-                seconds = 12.0 if (k, label, i) == (3, "noise", 0) else rng.uniform(0.3, 3.0)
-                y = _sound(label, seconds, rng).astype(np.float32)
-                path = tmp_path / package / f"{label}{i}.wav"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if seconds > 5:  # stereo at 44.1 kHz: the build must downmix and resample
-                    stereo = soxr.resample(y, SR, 44100).astype(np.float32)
-                    sf.write(path, np.stack([stereo, stereo], 1), 44100, subtype="FLOAT")
-                    audio[str(path)] = soxr.resample(stereo, 44100, SR)
-                else:
-                    sf.write(path, y, SR, subtype="FLOAT")
-                    audio[str(path)] = y
-                rows.append(f"{package}\tsrc{k}\t{path}\t{label}")
-    table, source_table = tmp_path / "table.tsv", tmp_path / "sources.tsv"
-    table.write_text("# package source path label\n" + "\n".join(rows) + "\n")
-    source_table.write_text("\n".join(sources) + "\n")
-    return table, source_table, audio
 
 
 def _read(path: Path) -> list[list[str]]:
@@ -200,9 +160,10 @@ def test_checked_in_tables_hold_together():
     assert min(len(f) for f in folds.values()) >= 2
 
 
-def test_events_experiment_tiny_end_to_end(tmp_path):
+def test_events_experiment_tiny_end_to_end(tmp_path, capsys):
     """experiments/events_cnn.py:tiny trains on a fake events build; the test fold's mean
-    average precision from the evaluator matches scikit-learn's on predict's probabilities."""
+    average precision from the evaluator matches scikit-learn's on predict's probabilities;
+    `audiojax tag --output` writes each file's top class as a manifest line."""
     from sklearn.metrics import average_precision_score
 
     from audiojax.config import load_config
@@ -234,3 +195,15 @@ def test_events_experiment_tiny_end_to_end(tmp_path):
     assert metrics["count"] == len(lines) == 3
     assert metrics["mean_average_precision"] == pytest.approx(
         average_precision_score(onehot, probs, average="macro"), abs=1e-6)
+
+    from audiojax.cli import main
+
+    out = tmp_path / "tags.tsv"
+    files = [str(root / "fold1" / p) for p, *_ in lines]
+    with pytest.raises(SystemExit) as done:
+        main(["tag", "--workdir", str(workdir), "--checkpoint", "latest", "--output", str(out), *files])
+    assert done.value.code == 0
+    tops = [max(p.top, key=lambda t: t[1])[0] for p in predictions]
+    assert _read(out) == [[str(Path(f).resolve().relative_to(tmp_path)), top]
+                          for f, top in zip(files, tops)]
+    assert capsys.readouterr().out.splitlines()[0].startswith(files[0] + "\t" + tops[0])

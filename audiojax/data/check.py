@@ -19,7 +19,7 @@ from typing import Sequence, TextIO
 
 from audiojax import audio as audio_lib
 from audiojax.data.manifest import CLIP_COLUMNS, Column, parse_manifest
-from audiojax.data.sources import _info_labels
+from audiojax.data.sources import info_labels
 
 __all__ = ["Problem", "check_manifest", "run_check"]
 
@@ -111,7 +111,7 @@ def run_check(
     """
     out = out or sys.stdout
     if labels is None:
-        labels = _info_labels(Path(manifest).parent)
+        labels = info_labels(Path(manifest).parent)
     try:
         problems = check_manifest(manifest, labels, expect_channels, progress, columns)
     except OSError as e:

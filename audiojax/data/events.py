@@ -12,6 +12,13 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+
+from audiojax.data.manifest import Column
+from audiojax.data.sources import BadExampleError, Signal, info_labels
 
 
 def read_events(path: str | os.PathLike, labels=None) -> dict[str, list[tuple[float, float, str]]]:
@@ -56,3 +63,75 @@ def read_events(path: str | os.PathLike, labels=None) -> dict[str, list[tuple[fl
     if not out:
         raise ValueError(f"{path}: no recordings listed")
     return {file: sorted(events) for file, events in out.items()}
+
+
+# The columns of an events file, for tasks whose data are events files (Task.columns): sources
+# are then opened as :class:`EventsSource` (``events_SPLIT.tsv`` of a corpus).
+EVENT_COLUMNS = (Column("audio", "audio", title="file"), Column("onset_s"), Column("offset_s"),
+                 Column("label"))
+ROLL_SECONDS = 0.01   # the event roll's frame
+
+
+def event_roll(events, labels: Sequence[str], frames: int, frame_seconds: float = ROLL_SECONDS
+               ) -> np.ndarray:
+    """``(frames, len(labels))`` float32: 1 where frame ``i`` (``[i, i + 1) * frame_seconds``)
+    overlaps an event ``(onset_s, offset_s, label)`` of that label, else 0."""
+    roll = np.zeros((frames, len(labels)), np.float32)
+    index = {label: i for i, label in enumerate(labels)}
+    for onset, offset, label in events:
+        first = int(np.floor(onset / frame_seconds))
+        last = max(first + 1, int(np.ceil(offset / frame_seconds)))
+        roll[max(first, 0):min(last, frames), index[label]] = 1.0
+    return roll
+
+
+class EventsSource:
+    """The recordings of an events file as a source: one record per file, its ``roll``
+    (:func:`event_roll` at the run's ``sample_rate``: a frame of ``ROLL_SECONDS``, classes in
+    the order of ``labels``) as a frame-rate signal, and ``label`` the comma-joined names of
+    the classes it holds ("" for a recording of nothing).
+
+    ``labels`` default: those of an ``info.json`` beside the file (the corpora write one), else
+    the file's sorted labels; a label of the file outside ``labels`` is an error naming its line.
+    """
+
+    def __init__(self, path: str | os.PathLike, labels: Sequence[str] | None = None,
+                 sample_rate: int = 16000):
+        self.path = str(path)
+        if labels is None:
+            labels = info_labels(Path(path).parent) or sorted(
+                {e[2] for spans in read_events(path).values() for e in spans})
+        self.labels = list(labels)
+        self.events = read_events(path, self.labels)
+        self.files = list(self.events)
+        self.sample_rate = None
+        self.rate = int(sample_rate)
+        self.hop_length = int(round(ROLL_SECONDS * self.rate))
+        self.signals = {"roll": Signal(self.hop_length, (len(self.labels),))}
+        self._folder = Path(path).resolve().parent
+
+    def in_order(self, labels: Sequence[str]) -> "EventsSource":
+        """The same recordings with the roll's classes in the order of ``labels``."""
+        return EventsSource(self.path, labels, self.rate)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict:
+        file = self.files[index]
+        try:
+            info = sf.info(file)
+        except (RuntimeError, sf.LibsndfileError) as e:
+            raise BadExampleError(self.path, file, f"cannot be read: {e}") from None
+        samples = int(round(info.frames * self.rate / info.samplerate))
+        spans = self.events[file]
+        return {"audio": file, "sample_rate": None,
+                "label": ",".join(sorted({label for _, _, label in spans})), "speaker": "",
+                "id": os.path.relpath(file, self._folder), "origin": f"{self.path}: {file}",
+                "roll": event_roll(spans, self.labels, -(-samples // self.hop_length))}
+
+    def unique_labels(self) -> list[str]:
+        return sorted({label for spans in self.events.values() for _, _, label in spans})
+
+    def __repr__(self) -> str:
+        return f"EventsSource({str(Path(self.path).resolve())!r}, n={len(self)}, rate={self.rate})"

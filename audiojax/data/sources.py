@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance", "separate", "streams",
-                 "events")
+                 "events", "soundscapes")
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 
@@ -135,7 +135,7 @@ class ManifestSource:
         self._id = [e.path for e in entries]
         self._line = [e.line for e in entries]
         self._signals = [{name: e.paths[name] for name in self.signals} for e in entries]
-        self.labels = list(labels) if labels is not None else _info_labels(Path(path).parent)
+        self.labels = list(labels) if labels is not None else info_labels(Path(path).parent)
         self.sample_rate = None
 
     def __len__(self) -> int:
@@ -191,7 +191,7 @@ class FilesSource:
                 "origin": self.origin}
 
 
-def _info_labels(folder: Path) -> list[str] | None:
+def info_labels(folder: Path) -> list[str] | None:
     info = folder / "info.json"
     if not info.is_file():
         return None
@@ -508,6 +508,10 @@ def open_source(
         from audiojax.config import import_object  # noqa: PLC0415
 
         return import_object(spec[len("python:"):], "config.data.source")(split)
+    from audiojax.data.events import EVENT_COLUMNS  # noqa: PLC0415 (it imports this module)
+
+    if tuple(columns) == EVENT_COLUMNS:
+        return _open_events(spec, split, data_dir, sample_rate)
     if spec.startswith("tfds:"):
         name = spec[len("tfds:"):]
         if name.split("/")[0].startswith("audiojax_"):
@@ -537,6 +541,33 @@ def open_source(
                               columns=columns)
     raise ValueError(f"unknown data source {spec!r}: expected manifest:PATH, PATH.tsv, "
                      f"tfds:NAME[/CONFIG], or a local corpus ({', '.join(LOCAL_CORPORA)}[/SIZE[/VERSION]])")
+
+
+def _open_events(spec: str, split: str, data_dir: Path, sample_rate: int | None):
+    """:func:`open_source` for tasks whose data are events files: ``events_SPLIT.tsv`` of a
+    local corpus or folder, or an events file (``{split}`` replaced)."""
+    from audiojax.data.events import EventsSource  # noqa: PLC0415
+
+    corpus, size, version = local_spec(spec)
+    if spec.startswith("manifest:") or spec.endswith(".tsv"):
+        path = Path(spec.removeprefix("manifest:").replace("{split}", split))
+        if not path.is_dir() and "{split}" not in spec and split != "train":
+            raise ValueError(f"data source {spec!r} is one events file, but split {split!r} was "
+                             f"asked for; give a folder with events_SPLIT.tsv or a pattern such "
+                             f"as 'my/events_{{split}}.tsv'")
+        path = path / f"events_{split}.tsv" if path.is_dir() else path
+    elif corpus in LOCAL_CORPORA:
+        path = corpus_dir(data_dir, corpus, size) / version / f"events_{split}.tsv"
+    elif Path(spec).is_dir():
+        path = Path(spec) / f"events_{split}.tsv"
+    else:
+        raise ValueError(f"unknown data source {spec!r} for events: expected an events file, a "
+                         f"folder of events_SPLIT.tsv or a local corpus ({', '.join(LOCAL_CORPORA)})")
+    if not path.is_file():
+        raise FileNotFoundError(f"{spec}: no events file at {path}"
+                                + (f"; build the corpus first (audiojax data build {corpus})"
+                                   if corpus in LOCAL_CORPORA else ""))
+    return EventsSource(path, sample_rate=sample_rate or LOCAL_SAMPLE_RATE)
 
 
 # ----------------------------------------------------------------------------------------------

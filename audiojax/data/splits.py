@@ -9,6 +9,7 @@ from typing import Sequence
 import ml_collections
 
 from audiojax.data import corpus_dir, default_data_dir, local_spec, source_parts
+from audiojax.data.events import EVENT_COLUMNS, EventsSource
 from audiojax.data.manifest import CLIP_COLUMNS, Column
 from audiojax.data.pipeline import Loader, LabelMap, make_loader
 from audiojax.data.sources import LOCAL_CORPORA, ManifestSource, open_source
@@ -92,10 +93,14 @@ def open_split(config: ml_collections.ConfigDict, split: str,
 
 
 def open_data(config: ml_collections.ConfigDict, data: str,
-              columns: Sequence[Column] = CLIP_COLUMNS):
-    """An evaluator's data: a split of the run's corpus (``validation``) or a manifest path."""
+              columns: Sequence[Column] = CLIP_COLUMNS, labels: Sequence[str] | None = None):
+    """An evaluator's data: a split of the run's corpus (``validation``) or a manifest path
+    (for tasks whose data are events files, an events file, its classes in the order of
+    ``labels``, the run's)."""
     if is_split(data):
         return open_split(config, data, columns)
+    if tuple(columns) == EVENT_COLUMNS:
+        return EventsSource(data, labels, sample_rate=config.data.sample_rate)
     return ManifestSource(data, skip_malformed=config.data.on_bad == "skip", columns=columns)
 
 

@@ -20,7 +20,7 @@ class ClipsEvaluator:
         self.name, self.data = name, spec["data"]
         self.every_steps = int(spec["every_steps"])
         self.task, self.parallel, self.eval_step = task, parallel, eval_step
-        self.source = open_data(config, self.data, task.columns)
+        self.source = open_data(config, self.data, task.columns, task.labels)
         where = f"config.evals.{name}" if is_split(self.data) else self.data
         task.check_source(self.source, where)
         self.malformed = list(getattr(self.source, "malformed", []))

@@ -20,6 +20,7 @@ import flax.linen as nn
 from audiojax.config import import_object
 from audiojax.models.bc_resnet import BCResNet
 from audiojax.models.classifiers import LogMelCNN, WaveformCNN
+from audiojax.models.crnn import CRNN
 from audiojax.models.gru_classifier import GRUClassifier
 from audiojax.models.samplernn import SampleRNN
 from audiojax.models.separation import ConvTasNet, MaskEstimator
@@ -31,6 +32,7 @@ from audiojax.models.wavenet import WaveNet
 REGISTRY: dict[str, type[nn.Module]] = {
     "waveform_cnn": WaveformCNN,
     "logmel_cnn": LogMelCNN,
+    "crnn": CRNN,
     "bc_resnet": BCResNet,
     "streaming_kws": StreamingKWS,
     "wavenet": WaveNet,

@@ -41,7 +41,7 @@ def _window_max_bwd(chosen, g):
 _window_max.defvjp(_window_max_fwd, _window_max_bwd)
 
 
-def _max_pool(x: jnp.ndarray, window: tuple[int, ...]) -> jnp.ndarray:
+def max_pool(x: jnp.ndarray, window: tuple[int, ...]) -> jnp.ndarray:
     """Non-overlapping max pooling (stride = window, remainder dropped, as PyTorch's MaxPool)
     of ``x (batch, *spatial, channels)``: one spatial axis at a time, a reshape and a max whose
     gradient is a saved mask, which XLA on CPU runs faster than ``nn.max_pool``'s
@@ -102,7 +102,7 @@ class WaveformCNN(nn.Module):
             x = nn.Conv(features, (kernel,), strides=(stride,), padding="VALID", dtype=self.dtype)(x)
             x = nn.BatchNorm(use_running_average=not train, dtype=self.dtype,
                              axis_name=self.axis_name, **_BN)(x)
-            x = _max_pool(nn.relu(x), (self.pool,))
+            x = max_pool(nn.relu(x), (self.pool,))
         if x.shape[1] == 0:
             shortest = next(n for n in range(1, 1 << 16) if self.output_frames(n) > 0)
             raise ValueError(f"audio: {audio.shape[1]} samples are too short for WaveformCNN, "
@@ -195,7 +195,7 @@ class LogMelCNN(nn.Module):
                 x = nn.Conv(features, (3, 3), padding="SAME", use_bias=False, dtype=self.dtype)(x)
                 x = nn.relu(nn.BatchNorm(use_running_average=not train, dtype=self.dtype,
                                          axis_name=self.axis_name, **_BN)(x))
-            x = _max_pool(x, (2, 2))
+            x = max_pool(x, (2, 2))
             valid = valid // 2
         x = x.mean(axis=2)                                               # (batch, frames', C)
         if not self.masked_pooling:

@@ -117,3 +117,10 @@ def overrides_from(args: argparse.Namespace, options: Sequence[Option]) -> list[
     out = [f"{o.key}={getattr(args, o.dest)!r}" for o in options
            if getattr(args, o.dest, None) is not None]
     return out + list(getattr(args, "overrides", ()))
+
+
+def add_files_argument(parser: argparse.ArgumentParser, help: str = "audio files") -> None:
+    """The positional ``files``, once: commands of one name from several tasks share a parser
+    (options are merged by ``conflict_handler="resolve"``, which positionals escape)."""
+    if not any(action.dest == "files" for action in parser._actions):
+        parser.add_argument("files", nargs="+", help=help)

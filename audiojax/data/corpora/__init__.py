@@ -54,6 +54,8 @@ CORPORA = {
                "keyword-free hours, background and unknown-word clips",
     "events": "sound event classification: 5 s clips of recorded sound effects, 5 folds by source "
               "(ESC-50 style; make sounds)",
+    "soundscapes": "sound event detection: 10 s scenes of 1-5 recorded sound events over noise "
+                   "and speech, strong labels (DCASE task 4 style; make sounds)",
 }
 TFDS_CORPORA = ("commands", "sentences")  # the corpora with a TFDS copy
 SIZES = ("tiny", "small", "full", "large")   # large: sentences only
@@ -82,7 +84,8 @@ class CorpusSummary:
     def __str__(self) -> str:
         how = "already built" if self.reused else f"built in {self.seconds:.1f} s"
         lines = [f"{self.name} ({self.size}, seed {self.seed}) at {self.path}  [{how}]",
-                 f"{'split':<14} {'clips':>7} {'speakers':>8} {'hours':>7}  engines"]
+                 f"{'split':<14} {'clips':>7} {self.info.get('grouped_by', 'speakers'):>8} "
+                 f"{'hours':>7}  engines"]
         tot = [0, 0, 0.0]
         for s in self.splits:
             if s == "test_clean":  # the test clips again, not more of them
@@ -126,6 +129,12 @@ class CorpusSummary:
         if "folds" in self.info:  # events: the folds by source, and the packages heard
             lines += [f"fold{k}: {d['clips']} clips from {d['speakers']} sources"
                       for k, d in self.info["folds"].items()]
+        if "scene_folds" in self.info:  # soundscapes: the events' folds, and their number
+            lines += [f"events_{s}.tsv: {d['clips']} scenes, {d['events']} events from "
+                      f"{d['speakers']} sources of folds "
+                      f"{','.join(map(str, self.info['scene_folds'][s]))}, {d['with_speech']} "
+                      f"with speech" for s, d in self.splits.items()]
+        if "packages" in self.info:  # events, soundscapes: the recorded sound's packages
             lines.append("recorded sound from: " + ", ".join(
                 f"{p} ({d['files']} files, {'/'.join(d['licence'])})"
                 for p, d in self.info["packages"].items()))
@@ -168,13 +177,14 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
       SynthesisError: an engine failed or produced silence for a voice and text.
       RuntimeError: too few engines/voices installed to make the splits.
     """
-    from audiojax.data.corpora import builder, sound_events
+    from audiojax.data.corpora import builder, sound_events, soundscapes
 
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {sorted(CORPORA)}")
-    # The speech corpora come from the synthesizers (builder); events from recorded sound.
-    writer = sound_events if name == "events" else builder
-    sizes = writer.SIZES if name == "events" else builder.SIZES[name]
+    # The speech corpora come from the synthesizers (builder); the sound corpora from recorded
+    # sound (their own writers).
+    writer = {"events": sound_events, "soundscapes": soundscapes}.get(name, builder)
+    sizes = builder.SIZES[name] if writer is builder else writer.SIZES
     if size not in sizes:
         raise ValueError(f"unknown size {size!r} of {name}; choose one of {tuple(sizes)}")
     t0 = time.time()
@@ -190,8 +200,8 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            if name == "events":
-                info = sound_events.write_corpus(size, seed, tmp, progress=progress)
+            if writer is not builder:
+                info = writer.write_corpus(size, seed, tmp, progress=progress)
             else:
                 info = builder.write_corpus(name, size, seed, tmp, progress=progress,
                                             workers=workers)

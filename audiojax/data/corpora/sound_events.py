@@ -208,6 +208,37 @@ def fold_splits(fold: int) -> dict[str, list[int]]:
             "validation": [validation], "test": [fold]}
 
 
+def load_entries(entries: list[Entry], table: Path = TABLE):
+    """``(entry, sound)`` of each row in turn (:func:`load_sound`). Raises ValueError naming
+    ``table:line`` for a file that cannot be read, holds less than :data:`MIN_SECONDS` of
+    sound, or holds the same sound as an earlier row."""
+    heard = {}
+    for e in entries:
+        try:
+            y = load_sound(e.path)
+        except (RuntimeError, sf.LibsndfileError) as err:
+            raise ValueError(f"{table}:{e.line}: {e.path} cannot be read: {err}") from None
+        if y.size < MIN_SECONDS * SAMPLE_RATE:
+            raise ValueError(f"{table}:{e.line}: {e.path} holds {y.size / SAMPLE_RATE:.3f} s of "
+                             f"sound, less than {MIN_SECONDS} s")
+        # Packages ship the same sample under other names (a kit copied into another): one
+        # copy in two folds would put a test recording in training.
+        digest = hashlib.sha1(np.round(y * 2 ** 15).astype(np.int16).tobytes()).hexdigest()
+        if digest in heard:
+            raise ValueError(f"{table}:{e.line}: {e.path} holds the same sound as line "
+                             f"{heard[digest]}; keep one of them")
+        heard[digest] = e.line
+        yield e, y
+
+
+def check_installed(entries: list[Entry], table: Path = TABLE) -> None:
+    """FileNotFoundError naming the packages of ``entries`` whose files are missing."""
+    missing = sorted({e.package for e in entries if not os.path.isfile(e.path)})
+    if missing:
+        raise FileNotFoundError(f"{table}: files of packages not installed here: "
+                                f"{', '.join(missing)} (install them: make sounds)")
+
+
 def write_corpus(size: str, seed: int, root: Path, progress: bool = True,
                  table: Path = TABLE, source_table: Path = SOURCE_TABLE,
                  labels=None) -> dict:
@@ -223,26 +254,9 @@ def write_corpus(size: str, seed: int, root: Path, progress: bool = True,
     entries = read_table(table, labels)
     check_tables(entries, sources, table)
     chosen = select(entries, SIZES[size])
-    missing = sorted({e.package for e in chosen if not os.path.isfile(e.path)})
-    if missing:
-        raise FileNotFoundError(f"{table}: files of packages not installed here: "
-                                f"{', '.join(missing)} (install them: make sounds)")
-    rows, heard = [], {}
-    for i, e in enumerate(chosen):
-        try:
-            y = load_sound(e.path)
-        except (RuntimeError, sf.LibsndfileError) as err:
-            raise ValueError(f"{table}:{e.line}: {e.path} cannot be read: {err}") from None
-        if y.size < MIN_SECONDS * SAMPLE_RATE:
-            raise ValueError(f"{table}:{e.line}: {e.path} holds {y.size / SAMPLE_RATE:.3f} s of "
-                             f"sound, less than {MIN_SECONDS} s")
-        # Packages ship the same sample under other names (a kit copied into another): one
-        # copy in two folds would put a test recording in training.
-        digest = hashlib.sha1(np.round(y * 2 ** 15).astype(np.int16).tobytes()).hexdigest()
-        if digest in heard:
-            raise ValueError(f"{table}:{e.line}: {e.path} holds the same sound as line "
-                             f"{heard[digest]}; keep one of them")
-        heard[digest] = e.line
+    check_installed(chosen, table)
+    rows = []
+    for i, (e, y) in enumerate(load_entries(chosen, table)):
         fold = sources[e.source].fold
         for clip, facts in clips_of(y, _rng(seed, e.path), SIZES[size].crops):
             rel = f"wav/fold{fold}/{len(rows):06d}.wav"
@@ -286,16 +300,17 @@ def _info(size, seed, root, rows, sources, labels, seconds) -> dict:
                 "sources": sorted({r["source"] for r in rs}),
                 "labels": {label: sum(r["label"] == label for r in rs) for label in labels}}
 
-    used = sorted({r["package"] for r in rows})
+    files: dict[str, set[str]] = {}
+    for r in rows:
+        files.setdefault(r["package"], set()).add(r["file"])
     return {
         "name": "events", "size": size, "seed": seed, "sample_rate": SAMPLE_RATE,
-        "task": "sound event classification", "clip_seconds": CLIP_SECONDS,
+        "task": "sound event classification", "clip_seconds": CLIP_SECONDS, "grouped_by": "sources",
         "labels": list(labels), "transcript_alphabet": None,
         "splits": {split: summary([r for r in rows if r["fold"] in folds])
                    for split, folds in fold_splits(1).items()},
         "folds": {str(k): summary([r for r in rows if r["fold"] == k]) for k in range(1, FOLDS + 1)},
-        "packages": {p: {"licence": sorted({s.licence for s in sources.values() if s.package == p}),
-                         "files": len({r["file"] for r in rows if r["package"] == p})} for p in used},
+        "packages": packages_info(files, sources),
         "held_out_engine": None,
         "versions": {"format": FORMAT_VERSION, "python": sys.version.split()[0],
                      "numpy": np.__version__},
@@ -303,6 +318,13 @@ def _info(size, seed, root, rows, sources, labels, seconds) -> dict:
         "build_seconds": round(seconds, 2),
         "complete": True,
     }
+
+
+def packages_info(files: dict[str, set[str]], sources: dict[str, SourceInfo]) -> dict:
+    """``{package: {"licence": [...], "files": count}}`` of the files a build used, by package
+    (the corpus summary's list of packages and licences)."""
+    return {p: {"licence": sorted({s.licence for s in sources.values() if s.package == p}),
+                "files": len(fs)} for p, fs in sorted(files.items())}
 
 
 def fingerprint(root: Path, size: str, seed: int) -> str:
