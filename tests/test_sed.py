@@ -278,3 +278,24 @@ def test_tiny_detector_finds_a_constructed_event(tmp_path, capsys):
     with pytest.raises(SystemExit) as refused:
         main(["tag", "--workdir", str(workdir), "--top-k", "5", files[0]])
     assert refused.value.code == 2 and "--top-k: not an option" in capsys.readouterr().err
+
+
+def test_data_check_of_an_events_file_names_each_bad_line(tmp_path, capsys):
+    from audiojax.cli import main
+
+    _scene(tmp_path / "a.wav", 2.0, [])
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....not audio")
+    (tmp_path / "events.tsv").write_text(
+        "a.wav\t0.1\t0.5\tclap\n"
+        "a.wav\t0.5\t2.5\talarm\n"          # past the end of the 2 s recording
+        "a.wav\t0.9\t0.2\tclap\n"           # onset after offset
+        "gone.wav\n"                        # no such file
+        "broken.wav\n")                     # does not decode
+    with pytest.raises(SystemExit) as done:
+        main(["data", "check", "--task", "sed", str(tmp_path / "events.tsv")])
+    out = capsys.readouterr().out.splitlines()
+    assert done.value.code == 1
+    assert [line.split(": ")[0].rsplit(":", 1)[1] for line in out] == ["2", "3", "4", "5"]
+    assert "event ends at 2.5 s, after the recording's 2.000 s" in out[0]
+    assert "need 0 <= onset <= offset" in out[1] and "no such audio file 'gone.wav'" in out[2]
+    assert str(tmp_path / "broken.wav") in out[3]

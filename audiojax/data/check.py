@@ -19,6 +19,7 @@ from typing import Sequence, TextIO
 
 from audiojax import audio as audio_lib
 from audiojax.data.manifest import CLIP_COLUMNS, Column, parse_manifest
+from audiojax.data.events import EVENT_COLUMNS, event_lines
 from audiojax.data.sources import info_labels
 
 __all__ = ["Problem", "check_manifest", "run_check"]
@@ -58,6 +59,8 @@ def check_manifest(
     """
     name = str(manifest)
     columns = CLIP_COLUMNS if columns is None else columns
+    if tuple(columns) == EVENT_COLUMNS:
+        return check_events(manifest, labels, expect_channels)
     entries, errors = parse_manifest(manifest, columns)
     problems = [Problem(name, e.line, "", e.problem) for e in errors]
     known = set(labels) if labels is not None else None
@@ -75,14 +78,10 @@ def check_manifest(
             add(f"unknown label {entry.label!r} (not among the {len(known)} labels)")
         first = None  # (column, rate, frames) of the line's first audio file
         for column, path in entry.paths.items():
-            try:
-                header = audio_lib.info(path)
-                if expect_channels is not None and header.channels != expect_channels:
-                    add(f"wrong channel count: {header.channels} channels, expected {expect_channels}",
-                        column)
-                audio_lib.load(path, sr=None, mono=False)
-            except audio_lib.AudioError as e:
-                add(e.problem, column)
+            header, found = _decode(path, expect_channels)
+            for message in found:
+                add(message, column)
+            if header is None:
                 continue
             if first is None:
                 first = (column, header.samplerate, header.frames)
@@ -93,6 +92,49 @@ def check_manifest(
         problems.append(Problem(name, 0, "", "no clips: the manifest is empty"))
     problems.sort(key=lambda p: p.line)
     return problems
+
+
+def _decode(path: str, expect_channels: int | None):
+    """``(header or None when undecodable, problems)`` of one audio file."""
+    try:
+        header = audio_lib.info(path)
+        problems = ([] if expect_channels is None or header.channels == expect_channels else
+                    [f"wrong channel count: {header.channels} channels, expected {expect_channels}"])
+        audio_lib.load(path, sr=None, mono=False)
+    except audio_lib.AudioError as e:
+        return None, [e.problem]
+    return header, problems
+
+
+def check_events(path: str | os.PathLike, labels: Sequence[str] | None = None,
+                 expect_channels: int | None = 1) -> list[Problem]:
+    """The problems of an events file (``file<TAB>onset_s<TAB>offset_s<TAB>label``, a file
+    alone for a recording of nothing): each line :func:`~audiojax.data.events.read_events`
+    refuses, an event past its recording's end, and each recording that does not decode (as
+    :func:`check_manifest` decodes a clip), at the line that first lists it.
+
+    Raises:
+      ValueError: the file itself does not exist.
+    """
+    name, problems, first_line, ends = str(path), [], {}, {}
+    for n, parsed in event_lines(path, labels):
+        if isinstance(parsed, str):
+            problems.append(Problem(name, n, "", parsed))
+            continue
+        file, event = parsed
+        first_line.setdefault(file, n)
+        if event is not None:
+            ends.setdefault(file, []).append((n, event))
+    for file, n in first_line.items():
+        header, found = _decode(file, expect_channels)
+        problems += [Problem(name, n, file, message) for message in found]
+        seconds = header.frames / header.samplerate if header is not None else float("inf")
+        problems += [Problem(name, line, file, f"event ends at {offset:g} s, after the recording's "
+                                               f"{seconds:.3f} s")
+                     for line, (_, offset, _) in ends.get(file, []) if offset > seconds + 1e-3]
+    if not first_line and not problems:
+        problems.append(Problem(name, 0, "", "no recordings listed"))
+    return sorted(problems, key=lambda p: p.line)
 
 
 def run_check(

@@ -29,40 +29,53 @@ def read_events(path: str | os.PathLike, labels=None) -> dict[str, list[tuple[fl
     finite number, an onset after its offset or below 0, an empty label, a label not in
     ``labels`` (when given), or a file that does not exist.
     """
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such events file")
-    folder = Path(path).resolve().parent
     out: dict[str, list[tuple[float, float, str]]] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            fields = [x.strip() for x in line.split("\t")]
-            if len(fields) not in (1, 4):
-                raise ValueError(f"{path}:{n}: expected file<TAB>onset_s<TAB>offset_s<TAB>label "
-                                 f"or a file alone, got {len(fields)} fields")
-            file = str((folder / fields[0]).resolve())
-            if not os.path.isfile(file):
-                raise ValueError(f"{path}:{n}: no such audio file {fields[0]!r}")
-            events = out.setdefault(file, [])
-            if len(fields) == 1:
-                continue
-            try:
-                onset, offset = float(fields[1]), float(fields[2])
-            except ValueError:
-                raise ValueError(f"{path}:{n}: onset and offset must be seconds, got "
-                                 f"{fields[1]!r} and {fields[2]!r}") from None
-            if not (math.isfinite(onset) and math.isfinite(offset) and 0 <= onset <= offset):
-                raise ValueError(f"{path}:{n}: need 0 <= onset <= offset, got {onset} and {offset}")
-            if not fields[3]:
-                raise ValueError(f"{path}:{n}: empty label")
-            if labels is not None and fields[3] not in labels:
-                raise ValueError(f"{path}:{n}: {fields[3]!r} is not a class of the run")
-            events.append((onset, offset, fields[3]))
+    for n, parsed in event_lines(path, labels):
+        if isinstance(parsed, str):
+            raise ValueError(f"{path}:{n}: {parsed}")
+        file, event = parsed
+        out.setdefault(file, [])
+        if event is not None:
+            out[file].append(event)
     if not out:
         raise ValueError(f"{path}: no recordings listed")
     return {file: sorted(events) for file, events in out.items()}
+
+
+def event_lines(path: str | os.PathLike, labels=None):
+    """``(line number, (absolute file, (onset_s, offset_s, label) or None))`` of each line of
+    an events file, or ``(line number, problem)`` for a line :func:`read_events` refuses."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such events file")
+    folder = Path(path).resolve().parent
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if line.strip() and not line.lstrip().startswith("#"):
+                yield n, _parse_line(line, folder, labels)
+
+
+def _parse_line(line: str, folder: Path, labels):
+    fields = [x.strip() for x in line.split("\t")]
+    if len(fields) not in (1, 4):
+        return (f"expected file<TAB>onset_s<TAB>offset_s<TAB>label or a file alone, got "
+                f"{len(fields)} fields")
+    file = str((folder / fields[0]).resolve())
+    if not os.path.isfile(file):
+        return f"no such audio file {fields[0]!r}"
+    if len(fields) == 1:
+        return file, None
+    try:
+        onset, offset = float(fields[1]), float(fields[2])
+    except ValueError:
+        return f"onset and offset must be seconds, got {fields[1]!r} and {fields[2]!r}"
+    if not (math.isfinite(onset) and math.isfinite(offset) and 0 <= onset <= offset):
+        return f"need 0 <= onset <= offset, got {onset} and {offset}"
+    if not fields[3]:
+        return "empty label"
+    if labels is not None and fields[3] not in labels:
+        return f"{fields[3]!r} is not a class of the run"
+    return file, (onset, offset, fields[3])
 
 
 # The columns of an events file, for tasks whose data are events files (Task.columns): sources

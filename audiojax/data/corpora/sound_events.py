@@ -311,13 +311,16 @@ def _info(size, seed, root, rows, sources, labels, seconds) -> dict:
                    for split, folds in fold_splits(1).items()},
         "folds": {str(k): summary([r for r in rows if r["fold"] == k]) for k in range(1, FOLDS + 1)},
         "packages": packages_info(files, sources),
-        "held_out_engine": None,
-        "versions": {"format": FORMAT_VERSION, "python": sys.version.split()[0],
-                     "numpy": np.__version__},
-        "fingerprint": fingerprint(root, size, seed),
-        "build_seconds": round(seconds, 2),
-        "complete": True,
+        **build_facts(FORMAT_VERSION, fingerprint(root, size, seed), seconds),
     }
+
+
+def build_facts(format_version: int, fingerprint: str, seconds: float) -> dict:
+    """The keys every sound corpus's info.json ends with: versions, fingerprint, build time."""
+    return {"held_out_engine": None,
+            "versions": {"format": format_version, "python": sys.version.split()[0],
+                         "numpy": np.__version__},
+            "fingerprint": fingerprint, "build_seconds": round(seconds, 2), "complete": True}
 
 
 def packages_info(files: dict[str, set[str]], sources: dict[str, SourceInfo]) -> dict:

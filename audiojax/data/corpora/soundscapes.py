@@ -199,12 +199,7 @@ def _info(size, seed, root, rows, sources, labels, seconds) -> dict:
         "splits": {s: summary([r for r in rows if r["split"] == s]) for s in SPLITS},
         "scene_folds": E.fold_splits(1), "grouped_by": "sources",
         "packages": E.packages_info(files, sources),
-        "held_out_engine": None,
-        "versions": {"format": FORMAT_VERSION, "python": sys.version.split()[0],
-                     "numpy": np.__version__},
-        "fingerprint": fingerprint(root, size, seed),
-        "build_seconds": round(seconds, 2),
-        "complete": True,
+        **E.build_facts(FORMAT_VERSION, fingerprint(root, size, seed), seconds),
     }
 
 
