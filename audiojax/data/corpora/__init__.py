@@ -1,6 +1,10 @@
-"""Local synthetic corpora built offline: ``commands`` (keyword spotting), ``sentences`` (ASR),
-``speakers``, ``enhance``, ``separate`` and ``streams`` (wake words on long recordings:
-:mod:`~audiojax.data.corpora.streams`).
+"""Local corpora built offline: synthetic speech, ``commands`` (keyword spotting), ``sentences``
+(ASR), ``speakers``, ``enhance``, ``separate`` and ``streams`` (wake words on long recordings:
+:mod:`~audiojax.data.corpora.streams`); recorded sound of Debian packages, ``events`` (clips,
+:mod:`~audiojax.data.corpora.sound_events`) and ``soundscapes`` (scenes with strong labels,
+:mod:`~audiojax.data.corpora.soundscapes`), which have layouts of their own.
+
+The speech corpora:
 
 ``build(name, data_dir=None, size='small', seed=0, progress=True)`` writes, under
 ``corpus_dir(data_dir, name, size)``:
