@@ -123,10 +123,6 @@ class EventsSource:
         self.signals = {"roll": Signal(self.hop_length, (len(self.labels),))}
         self._folder = Path(path).resolve().parent
 
-    def in_order(self, labels: Sequence[str]) -> "EventsSource":
-        """The same recordings with the roll's classes in the order of ``labels``."""
-        return EventsSource(self.path, labels, self.rate)
-
     def __len__(self) -> int:
         return len(self.files)
 

@@ -140,28 +140,35 @@ class SoundEventDetection(Task):
         losses, _ = self._frame_losses(logits, valid, batch)
         weight = batch["mask"].astype(jnp.float32)
         sums = {"loss": (losses * weight).sum(), "count": weight.sum()}
+        # Audio for the plot: a few rows only (gathered, device 0's come first: the global
+        # batch's first rows), not the whole batch's waveforms.
         rows = {"probs": jax.nn.sigmoid(logits), "valid": valid, "roll": batch["roll"],
-                "length": batch["length"], "mask": batch["mask"], "audio": batch["audio"]}
+                "length": batch["length"], "mask": batch["mask"],
+                "plot_audio": batch["audio"][:PLOTTED_SCENES]}
         return gather_outputs(sums, rows, axis_name)
 
     def combine(self, collected: dict | None, out: dict) -> dict:
         """Adds the sums; keeps each recording's valid frame probabilities and its true
         events (from the roll), and the audio of the first few (for the plot)."""
         out = dict(jax.device_get(out))
-        keep = np.flatnonzero(np.asarray(out["mask"]).reshape(-1))
+        mask = np.asarray(out["mask"]).reshape(-1)
+        keep = np.flatnonzero(mask)
         rate = self.config.data.sample_rate
         collected = collected or {"loss": 0.0, "count": 0.0, "probs": [], "references": [],
                                   "seconds": [], "audio": []}
         collected["loss"] += float(out["loss"])
         collected["count"] += float(out["count"])
+        for j in range(min(PLOTTED_SCENES, len(out["plot_audio"]))):  # global rows 0..k-1
+            if mask[j] and len(collected["audio"]) < PLOTTED_SCENES:
+                recording = len(collected["probs"]) + int(mask[:j].sum())
+                collected["audio"].append((recording, np.asarray(
+                    out["plot_audio"][j, :int(out["length"][j])])))
         for b in keep:
             n = int(out["length"][b])
             collected["probs"].append(np.asarray(out["probs"][b, :int(out["valid"][b])]))
             roll = np.asarray(out["roll"][b, :-(-n // self.roll_hop)])
             collected["references"].append(M.roll_events(roll, self.labels, ROLL_SECONDS))
             collected["seconds"].append(n / rate)
-            if len(collected["audio"]) < PLOTTED_SCENES:
-                collected["audio"].append(np.asarray(out["audio"][b, :n]))
         return collected
 
     def smooth(self, probs: np.ndarray) -> np.ndarray:
@@ -199,8 +206,9 @@ class SoundEventDetection(Task):
         metrics["references"], metrics["estimates"] = events["references"], events["estimates"]
         metrics["psds1"] = (M.psds1(smoothed, refs, seconds, self.labels, self.frame_seconds)
                             if events["references"] else float("nan"))
-        metrics["plot_data"] = [{"audio": y, "reference": r, "estimate": e, "name": f"#{k}"}
-                                for k, (y, r, e) in enumerate(zip(collected["audio"], refs, estimates))]
+        metrics["plot_data"] = [{"audio": y, "reference": refs[int(k)],
+                                 "estimate": estimates[int(k)], "name": f"#{int(k)}"}
+                                for k, y in collected["audio"]]
         return metrics
 
     def headline(self, metrics: dict) -> str:
@@ -226,4 +234,4 @@ class SoundEventDetection(Task):
             raise ValueError(f"{where}: classes unknown to the model: {', '.join(unknown)}")
         if list(getattr(source, "labels", self.labels)) != self.labels:
             raise ValueError(f"{where}: its classes are in another order than the run's "
-                             f"labels.json (open it with them: EventsSource.in_order)")
+                             f"labels.json (open it with them: EventsSource(path, labels))")
