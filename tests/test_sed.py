@@ -95,9 +95,9 @@ def test_detect_is_a_median_filter_and_a_threshold():
     padded = np.pad(probs, ((2, 2), (0, 0)), mode="edge")
     expected = np.stack([np.median(padded[i:i + 5], axis=0) for i in range(60)])
     np.testing.assert_allclose(M.smooth_scores(probs, 5), expected)
-    events = M.detect(probs, ["a", "b"], 0.1, threshold=0.5, median_frames=5)
+    events = M.detect(M.smooth_scores(probs, 5), ["a", "b"], 0.1, threshold=0.5)
     assert events == [(1.0, 2.5, "a"), (3.0, 5.0, "b")]
-    assert (4.0, 4.1, "a") in M.detect(probs, ["a", "b"], 0.1, threshold=0.5, median_frames=1)
+    assert (4.0, 4.1, "a") in M.detect(M.smooth_scores(probs, 1), ["a", "b"], 0.1, threshold=0.5)
 
 
 def test_psds1_of_perfect_useless_and_partial_scores():
@@ -169,6 +169,36 @@ def test_events_source_rolls_and_class_order(tmp_path):
         open_source(str(tmp_path), "validation", columns=EVENT_COLUMNS, sample_rate=16000)
 
 
+def test_evaluation_scores_the_listed_events_and_refuses_what_it_would_cut(tmp_path):
+    """Two overlapping claps stay two references (the roll merges them into one), events are
+    cut at the recording's end, and a recording longer than the window is refused by name."""
+    from audiojax.config import load_config
+    from audiojax.tasks import task_class
+
+    _scene(tmp_path / "a.wav", 3.0, [])
+    (tmp_path / "events.tsv").write_text("a.wav\t0.2\t1.4\tclap\na.wav\t1.0\t2.0\tclap\n"
+                                         "a.wav\t2.5\t3.5\talarm\n")
+    source = EventsSource(tmp_path / "events.tsv")
+    config = load_config(str(ROOT / "experiments" / "sed_crnn.py") + ":tiny", ["data.max_seconds=3.0"])
+    task = task_class(config.task)(config, source.labels)
+    task.check_source(source, "events.tsv")
+    roll = source[0]["roll"]
+    from_roll = M.roll_events(roll, source.labels, ROLL_SECONDS)
+    assert [e for e in from_roll if e[2] == "clap"] == [(0.2, 2.0, "clap")]
+    done = task.finish({"references": [from_roll], "seconds": [3.0]}, source, ["a.wav"])
+    assert done["references"] == [[(0.2, 1.4, "clap"), (1.0, 2.0, "clap"), (2.5, 3.0, "alarm")]]
+    # Scored as sed_eval scores the listed events: two estimates on the two claps match both.
+    counts = M.event_counts(done["references"][0], [(0.25, 1.35, "clap"), (1.1, 2.0, "clap")],
+                            source.labels)
+    assert counts[source.labels.index("clap")].tolist() == [2, 2, 2]
+
+    short = task_class(config.task)(load_config(str(ROOT / "experiments" / "sed_crnn.py") + ":tiny",
+                                                ["data.max_seconds=2.0"]), source.labels)
+    with pytest.raises(ValueError, match=r"events.tsv: .*a.wav lasts 3.00 s, longer than .*"
+                                         r"max_seconds=2\); .*--config.data.max_seconds=3"):
+        short.check_source(source, "events.tsv")
+
+
 def test_crnn_frames_and_padding():
     """Output frames as output_frames says, and a recording's outputs within its length do
     not depend on how much padding its batch gave it."""
@@ -207,19 +237,12 @@ def test_targets_are_the_roll_max_pooled():
     np.testing.assert_array_equal(got, padded.reshape(2, frames, 8, 4).max(2))
 
 
-def test_tiny_detector_finds_a_constructed_event(tmp_path, capsys):
-    """A tiny CRNN trained on scenes of noise with 1 kHz alarms and noise claps at random
-    times finds the events of held-out scenes within the 200 ms collar; the evaluation of
-    an events file (`evaluate --events`) gives the same figures as the test split's; `audiojax
-    tag` prints and writes the events that the evaluation's post-processing finds, for a
-    file of another rate and channel count too, and refuses a clip run's option."""
-    from audiojax.config import load_config
-    from audiojax.evaluate import evaluate
-    from audiojax.train.loop import train_and_evaluate
-
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 48), ("validation", 6), ("test", 6)):
-        folder = tmp_path / "scenes" / split
+def _scenes(root: Path, counts: dict[str, int], seed: int = 0) -> None:
+    """A corpus of 3 s scenes (``events_SPLIT.tsv``, ``info.json``) with an alarm and a clap
+    each in 80% of them, at random times."""
+    rng = np.random.default_rng(seed)
+    for split, count in counts.items():
+        folder = root / split
         folder.mkdir(parents=True)
         lines = []
         for k in range(count):
@@ -230,8 +253,47 @@ def test_tiny_detector_finds_a_constructed_event(tmp_path, capsys):
                     events.append((round(a, 3), round(a + float(rng.uniform(0.4, 0.9)), 3), label))
             _scene(folder / f"{k}.wav", 3.0, events, seed=k + 100 * len(split))
             lines += [f"{split}/{k}.wav\t{a}\t{b}\t{x}" for a, b, x in events] or [f"{split}/{k}.wav"]
-        (tmp_path / "scenes" / f"events_{split}.tsv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "scenes" / "info.json").write_text(json.dumps({"labels": ["alarm", "clap"]}))
+        (root / f"events_{split}.tsv").write_text("\n".join(lines) + "\n")
+    (root / "info.json").write_text(json.dumps({"labels": ["alarm", "clap"]}))
+
+
+def test_four_devices_train_and_evaluate_as_one(tmp_path, run_cli, checkpoints):
+    """pmap over 4 devices: the same parameters after 3 steps as one device, and the same
+    validation figures (rows gathered across devices, references from the events file)."""
+    _scenes(tmp_path / "scenes", {"train": 8, "validation": 6})
+    common = ["--config", "experiments/sed_crnn.py:tiny", f"--config.data.source={tmp_path / 'scenes'}",
+              "--config.data.max_seconds=3.0", "--config.batch_size=4", "--config.num_train_steps=3",
+              "--config.checkpoint_every_steps=3", "--config.evals.validation.every_steps=3",
+              "--config.optimizer=sgd", "--config.learning_rate=0.01", "--config.model.dropout=0.0"]
+    run_cli(["train", *common, "--workdir", tmp_path / "one"], tmp_path, devices=1)
+    run_cli(["train", *common, "--config.parallel=pmap", "--workdir", tmp_path / "four"],
+            tmp_path, devices=4)
+    one, four = checkpoints.params(tmp_path / "one"), checkpoints.params(tmp_path / "four")
+    assert int(one["step"]) == int(four["step"]) == 3
+    checkpoints.assert_same(one, four, rtol=1e-4, atol=1e-6)
+
+    def validation(workdir):
+        records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+        return next(r for r in records if r["split"] == "validation")
+
+    a, b = validation(tmp_path / "one"), validation(tmp_path / "four")
+    assert a["count"] == b["count"] == 6 and a["references"] == b["references"] == 9
+    assert a["estimates"] == b["estimates"] > 0
+    for key in ("loss", "event_micro_f1", "segment_micro_f1", "segment_precision", "psds1"):
+        assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-4), key
+
+
+def test_tiny_detector_finds_a_constructed_event(tmp_path, capsys):
+    """A tiny CRNN trained on scenes of noise with 1 kHz alarms and noise claps at random
+    times finds the events of held-out scenes within the 200 ms collar; the evaluation of
+    an events file (`evaluate --events`) gives the same figures as the test split's; `audiojax
+    tag` prints and writes the events that the evaluation's post-processing finds, for a
+    file of another rate and channel count too, and refuses a clip run's option."""
+    from audiojax.config import load_config
+    from audiojax.evaluate import evaluate
+    from audiojax.train.loop import train_and_evaluate
+
+    _scenes(tmp_path / "scenes", {"train": 48, "validation": 6, "test": 6})
     config = load_config(str(ROOT / "experiments" / "sed_crnn.py") + ":tiny", [
         f"data.source={tmp_path / 'scenes'}", "data.max_seconds=3.0", "num_train_steps=150",
         "batch_size=8", "learning_rate=0.005", "model.channels=(8,8,8,8)", "model.gru_hidden=16",
@@ -262,7 +324,8 @@ def test_tiny_detector_finds_a_constructed_event(tmp_path, capsys):
     tagged = tag(run, files)
     probs, valid = run.task.probabilities(run.variables, audio.load(files[0])[0][None],
                                           np.array([48000]))
-    assert [e[:3] for e in tagged[0].events] == run.task.detect(np.asarray(probs[0, :int(valid[0])]))
+    assert [e[:3] for e in tagged[0].events] == run.task.detect(
+        run.task.smooth(np.asarray(probs[0, :int(valid[0])])))
     assert {e[2] for e in tagged[2].events} == {e[2] for e in tagged[0].events}
     out = tmp_path / "tags" / "events.tsv"
     out.parent.mkdir()

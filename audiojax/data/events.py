@@ -139,6 +139,21 @@ class EventsSource:
                 "id": os.path.relpath(file, self._folder), "origin": f"{self.path}: {file}",
                 "roll": event_roll(spans, self.labels, -(-samples // self.hop_length))}
 
+    def events_of(self, record_id: str) -> list[tuple[float, float, str]]:
+        """The events of the record whose ``id`` this is, as the file lists them."""
+        return self.events[str((self._folder / record_id).resolve())]
+
+    def durations(self) -> list[float]:
+        """Seconds of each recording, in order, from its header (0 for one that cannot be
+        read: the loader reports it)."""
+        out = []
+        for file in self.files:
+            try:
+                out.append(sf.info(file).duration)
+            except (RuntimeError, sf.LibsndfileError):
+                out.append(0.0)
+        return out
+
     def unique_labels(self) -> list[str]:
         return sorted({label for spans in self.events.values() for _, _, label in spans})
 

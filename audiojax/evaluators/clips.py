@@ -41,6 +41,8 @@ class ClipsEvaluator:
         if collected is None:
             raise ValueError(f"evaluator {self.name}: {self.data} holds no examples")
         collected = jax.device_get(collected)
+        # Each process's loader sees its own rows only; the gathered outputs hold them all.
+        collected = task.finish(collected, self.source, ids if jax.process_count() == 1 else None)
         metrics = task.summarize(collected)
         # Per-row groups: one process only (each process sees only its own rows).
         if jax.process_count() == 1 and groups_rows(task):

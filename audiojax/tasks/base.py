@@ -118,6 +118,12 @@ class Task(abc.ABC):
         out = jax.device_get(out)
         return out if collected is None else jax.tree.map(np.add, collected, out)
 
+    def finish(self, collected: Collected, source, ids: list[str]) -> Collected:
+        """What was collected (on the host), completed from the source: ``ids`` are those of
+        the evaluated rows in order (None when they are not all on this process). Default: as
+        collected."""
+        return collected
+
     def per_group(self, collected: Collected, groups: list[str]) -> dict | None:
         """``{group: metrics}`` with ``groups`` naming each evaluated row's group in order
         (a speaker, a recording condition); None: the task has no per-row metrics."""

@@ -12,7 +12,8 @@
 
 Both F1s report ``micro`` (counts summed over classes) and ``macro`` (the mean of the classes'
 F1 over the classes that occur in the references; a class never output scores 0).
-Post-processing (:func:`detect`): a median filter over time, then a threshold per class.
+Post-processing: a median filter over time (:func:`smooth_scores`), then a threshold per class
+(:func:`detect`).
 """
 
 from __future__ import annotations
@@ -24,15 +25,13 @@ from scipy.optimize import linear_sum_assignment
 Events = list[tuple[float, float, str]]
 
 
-def detect(probs: np.ndarray, labels, frame_seconds: float, threshold: float = 0.5,
-           median_frames: int = 1) -> Events:
-    """Events of one recording from its frame probabilities ``probs (frames, classes)``: each
-    class's track median-filtered over ``median_frames`` frames, then each run of frames at or
-    above ``threshold`` an event from its first frame's start to its last frame's end."""
-    smooth = smooth_scores(probs, median_frames)
+def detect(scores: np.ndarray, labels, frame_seconds: float, threshold: float = 0.5) -> Events:
+    """Events of one recording from its frame scores ``(frames, classes)`` (probabilities,
+    filtered by :func:`smooth_scores`): each run of frames of a class at or above
+    ``threshold`` an event from its first frame's start to its last frame's end."""
     events = []
     for c, label in enumerate(labels):
-        active = np.concatenate([[False], smooth[:, c] >= threshold, [False]])
+        active = np.concatenate([[False], np.asarray(scores)[:, c] >= threshold, [False]])
         edges = np.flatnonzero(np.diff(active.astype(np.int8)))
         events += [(round(float(a) * frame_seconds, 6), round(float(b) * frame_seconds, 6), label)
                    for a, b in zip(edges[::2], edges[1::2])]
@@ -47,7 +46,8 @@ def smooth_scores(probs: np.ndarray, median_frames: int) -> np.ndarray:
 
 
 def roll_events(roll: np.ndarray, labels, frame_seconds: float) -> Events:
-    """The events of a 0/1 event roll ``(frames, classes)``: each run of active frames."""
+    """The events of a 0/1 event roll ``(frames, classes)``: each run of active frames
+    (overlapping events of a class are one run)."""
     return detect(roll, labels, frame_seconds, threshold=0.5)
 
 

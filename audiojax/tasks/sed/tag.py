@@ -94,7 +94,7 @@ def tag(run, files: list[str]) -> list[Tagged | str]:
                                      f"outputs for {path} are not finite (NaN/Inf)")
         smooth = task.smooth(probs)
         events = []
-        for onset, offset, label in task.detect(probs):
+        for onset, offset, label in task.detect(smooth):
             a = int(round(onset / task.frame_seconds))
             b = max(a + 1, int(round(offset / task.frame_seconds)))
             score = float(smooth[a:b, task.labels.index(label)].mean())

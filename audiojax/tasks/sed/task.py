@@ -11,7 +11,9 @@ active terms weighted by ``sed.positive_weight``.
 
 Evaluation: the frame probabilities (sigmoid) of each recording, median-filtered over
 ``sed.median_seconds`` and thresholded at ``sed.threshold``, become events, scored against
-the events of the roll (:mod:`~audiojax.tasks.sed.metrics`): event-based F1 with a 200 ms
+the events that the events file lists (:mod:`~audiojax.tasks.sed.metrics`; a run over several
+processes, whose rows are not all on one host, scores the events of the gathered rolls, in
+which overlapping events of a class are one): event-based F1 with a 200 ms
 onset collar and an offset collar of max(200 ms, 20% of the event's length), segment-based
 F1 over 1 s segments, both micro and macro with 95% bootstrap intervals over recordings, and
 PSDS1 of the filtered frame probabilities.
@@ -19,6 +21,7 @@ PSDS1 of the filtered frame probabilities.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import jax
@@ -148,8 +151,8 @@ class SoundEventDetection(Task):
         return gather_outputs(sums, rows, axis_name)
 
     def combine(self, collected: dict | None, out: dict) -> dict:
-        """Adds the sums; keeps each recording's valid frame probabilities and its true
-        events (from the roll), and the audio of the first few (for the plot)."""
+        """Adds the sums; keeps each recording's valid frame probabilities and the events of
+        its roll, and the audio of the first few (for the plot)."""
         out = dict(jax.device_get(out))
         mask = np.asarray(out["mask"]).reshape(-1)
         keep = np.flatnonzero(mask)
@@ -171,16 +174,24 @@ class SoundEventDetection(Task):
             collected["seconds"].append(n / rate)
         return collected
 
+    def finish(self, collected: dict, source, ids: list[str] | None) -> dict:
+        """The references as the events file lists them (each event whole, overlapping
+        events of a class apart, cut at the recording's end), in place of the rolls'."""
+        if ids is not None:
+            collected["references"] = [
+                [(a, min(b, seconds), x) for a, b, x in source.events_of(i) if a < seconds]
+                for i, seconds in zip(ids, collected["seconds"], strict=True)]
+        return collected
+
     def smooth(self, probs: np.ndarray) -> np.ndarray:
         """Frame probabilities ``(frames, classes)`` median-filtered as ``sed.median_seconds``
         says (what detection thresholds and PSDS scores)."""
         return M.smooth_scores(probs, self.median_frames)
 
-    def detect(self, probs: np.ndarray) -> M.Events:
-        """Events of one recording's frame probabilities ``(frames, classes)`` under the
-        run's ``sed`` settings."""
-        return M.detect(probs, self.labels, self.frame_seconds, self.config.sed.threshold,
-                        self.median_frames)
+    def detect(self, smoothed: np.ndarray) -> M.Events:
+        """Events of one recording's :meth:`smooth` probabilities ``(frames, classes)`` at
+        ``sed.threshold``."""
+        return M.detect(smoothed, self.labels, self.frame_seconds, self.config.sed.threshold)
 
     def summarize(self, collected: dict) -> dict:
         """Loss, event-based and segment-based F1 (micro and macro, 95% bootstrap intervals
@@ -189,10 +200,10 @@ class SoundEventDetection(Task):
         # (device_get, which the evaluator applies to what was collected, makes numbers arrays)
         refs = [[(float(a), float(b), str(x)) for a, b, x in r] for r in collected["references"]]
         seconds = [float(s) for s in collected["seconds"]]
-        estimates = [self.detect(p) for p in collected["probs"]]
+        smoothed = [self.smooth(p) for p in collected["probs"]]
+        estimates = [self.detect(p) for p in smoothed]
         events = M.event_f1(refs, estimates, self.labels, cfg.collar_seconds, cfg.offset_ratio)
         segments = M.segment_f1(refs, estimates, seconds, self.labels, cfg.segment_seconds)
-        smoothed = [self.smooth(p) for p in collected["probs"]]
         count = collected["count"]
         metrics = {"loss": collected["loss"] / max(count, 1.0), "count": int(round(count)),
                    "count_of": "recordings"}
@@ -228,10 +239,18 @@ class SoundEventDetection(Task):
         return [png]
 
     def check_source(self, source, where: str) -> None:
-        """Refuses data holding classes the model lacks, or a roll in another class order."""
+        """Refuses data holding classes the model lacks, a roll in another class order, or
+        a recording longer than the window (``data.max_seconds``), which would be cut."""
         unknown = sorted(set(source.unique_labels()) - set(self.labels))
         if unknown:
             raise ValueError(f"{where}: classes unknown to the model: {', '.join(unknown)}")
+        window = self.config.data.max_seconds
+        longest, file = max(zip(source.durations(), source.files))
+        if longest > window + 0.5 / self.config.data.sample_rate:
+            raise ValueError(f"{where}: {file} lasts {longest:.2f} s, longer than the run's "
+                             f"window (data.max_seconds={window:g}); evaluate it whole with "
+                             f"--config.data.max_seconds={math.ceil(longest)} (and a smaller "
+                             f"--config.batch_size if memory is short), or use audiojax tag")
         if list(getattr(source, "labels", self.labels)) != self.labels:
             raise ValueError(f"{where}: its classes are in another order than the run's "
                              f"labels.json (open it with them: EventsSource(path, labels))")
