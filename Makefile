@@ -9,8 +9,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# What the tests need: two speech synthesizers, sox, libsndfile, venv, a C compiler (pesq builds from source).
-APT_PACKAGES := espeak-ng flite sox libsox-fmt-all libsndfile1 python3-venv gcc
+# What the tests need: two speech synthesizers, sox, libsndfile, venv, a C compiler (pesq builds
+# from source), FluidSynth (the instruments corpus renders notes with it).
+APT_PACKAGES := espeak-ng flite sox libsox-fmt-all libsndfile1 python3-venv gcc libfluidsynth3
 # More voices for the corpora the main job builds (Debian main), and from contrib/non-free
 # (mbrola, pico, RHVoice) where the machine's apt sources can enable those components.
 VOICE_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts fortunes fortunes-min
@@ -33,12 +34,15 @@ SOUND_PACKAGES := 7kaa-data alienblaster-data btanks-data bucklespring-data bzfl
   hydrogen-data hydrogen-drumkits lincity-ng-data lmms-common lomiri-sounds lugaru-data \
   minetest-data scorched3d-data searchandrescue-data sonic-pi-samples sound-icons \
   stormbaancoureur-data supertux-data torcs-data
+# General MIDI sound fonts for the instruments corpus (`make music`; Debian main, about 280 MB;
+# audiojax/data/corpora/instruments.py: TimGM6mb is the held-out test font).
+MUSIC_PACKAGES := timgm6mb-soundfont fluid-soundfont-gm opl3-soundfont
 DEBIAN_SOURCES := /etc/apt/sources.list.d/debian.sources
 NONFREE_SOURCES := /etc/apt/sources.list.d/audiojax-nonfree.sources
 # The full device and bfloat16 matrix is marked slow: `make test PYTEST_ARGS="-n 2"` runs it too.
 PYTEST_ARGS ?= -n 2 -m "not slow"
 
-.PHONY: main demo test setup system-packages voices speaker-voices noises sounds bench clean
+.PHONY: main demo test setup system-packages voices speaker-voices noises sounds music bench clean
 
 MAIN_RUN := runs/kws_compact_cnn_small
 MAIN_CORPUS := $${AUDIOJAX_DATA:-$$HOME/.cache/audiojax}/commands_small
@@ -98,6 +102,9 @@ sounds: system-packages
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
 	    --no-install-recommends $$missing; fi
+
+music: system-packages
+	$(MAKE) sounds SOUND_PACKAGES="$(MUSIC_PACKAGES)"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

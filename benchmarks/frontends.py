@@ -1,11 +1,12 @@
-"""Batched log-mel and MFCC: audiojax (jit-compiled) vs librosa, and the rfft floor.
+"""Batched log-mel, MFCC and pseudo-CQT: audiojax (jit-compiled) vs librosa, and the rfft floors.
 
 Usage: .venv/bin/python benchmarks/frontends.py [--quick] [--repeats N]
 
 For each batch shape, every method is timed once per round, rounds interleaved (so machine
 load hits all methods alike), and the median over rounds is reported. Compile time is measured
 separately (lower + compile). The floor is a compiled bare ``rfft`` + power on already-framed,
-already-windowed data of the same size as the STFT frames: what no log-mel can beat.
+already-windowed data of the same size as the STFT frames: what no log-mel can beat (for the
+pseudo-CQT: the same on its frames of the lowest bin's FFT size).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from audiojax import frontends as F
 SR, N_FFT, WIN, HOP, N_MELS, N_MFCC = 16000, 512, 400, 160, 80, 20
 MEL = dict(sr=SR, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=N_MELS)
 SHAPES = {"64 x 1 s": (64, SR), "8 x 10 s": (8, 10 * SR)}
+CQT = dict(sr=SR, hop_length=HOP, fmin=65.4, n_bins=80)   # LogCQT's defaults: C2 up 80 semitones
+CQT_FFT = 16384                                            # its FFT size at 16 kHz
 
 
 def _cpu_name() -> str:
@@ -57,6 +60,9 @@ def bench_shape(batch: int, samples: int, repeats: int) -> dict[str, float]:
     logmel, c_logmel = _compile(lambda x: F.power_to_db(F.melspectrogram(y=x, **MEL)), y_dev)
     mfcc, c_mfcc = _compile(lambda x: F.mfcc(y=x, n_mfcc=N_MFCC, **MEL), y_dev)
     floor, _ = _compile(lambda f: jnp.square(jnp.abs(jnp.fft.rfft(f, axis=-1))), framed)
+    cqt, c_cqt = _compile(lambda x: F.pseudo_cqt(x, **CQT), y_dev)
+    cqt_framed = jnp.asarray(rng.standard_normal((batch, n_frames, CQT_FFT)).astype(np.float32))
+    cqt_floor, _ = _compile(lambda f: jnp.abs(jnp.fft.rfft(f, axis=-1)), cqt_framed)
 
     methods = {
         "audiojax log-mel": lambda: logmel(y_dev),
@@ -64,6 +70,9 @@ def bench_shape(batch: int, samples: int, repeats: int) -> dict[str, float]:
         "audiojax MFCC": lambda: mfcc(y_dev),
         "librosa MFCC": lambda: librosa.feature.mfcc(y=y, n_mfcc=N_MFCC, **MEL),
         "floor: rfft + power": lambda: floor(framed),
+        "audiojax pseudo-CQT": lambda: cqt(y_dev),
+        "librosa pseudo-CQT": lambda: librosa.pseudo_cqt(y, **CQT),
+        "floor: rfft 16384": lambda: cqt_floor(cqt_framed),
     }
     times = {name: [] for name in methods}
     for name, fn in methods.items():  # warm-up (librosa caches filterbanks, numba compiles)
@@ -76,6 +85,7 @@ def bench_shape(batch: int, samples: int, repeats: int) -> dict[str, float]:
     result = {name: float(np.median(t)) for name, t in times.items()}
     result["compile log-mel"] = c_logmel
     result["compile MFCC"] = c_mfcc
+    result["compile pseudo-CQT"] = c_cqt
     return result
 
 
@@ -90,24 +100,28 @@ def main() -> None:
     print(f"machine: {_cpu_name()}, jax {jax.__version__} on {jax.default_backend()}, librosa {librosa.__version__}, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"features: sr={SR}, n_fft={N_FFT}, win_length={WIN}, hop_length={HOP}, n_mels={N_MELS}, "
-          f"n_mfcc={N_MFCC}, float32; median of {repeats} interleaved rounds\n")
+          f"n_mfcc={N_MFCC}; pseudo-CQT fmin={CQT['fmin']} Hz, n_bins={CQT['n_bins']}, hop "
+          f"{HOP}; float32; median of {repeats} interleaved rounds\n")
     header = f"{'batch':<10} {'method':<22} {'median ms':>10} {'vs librosa':>11} {'vs floor':>9}"
     print(header)
     print("-" * len(header))
     for label, (batch, samples) in SHAPES.items():
         r = bench_shape(batch, samples, repeats)
-        floor = r["floor: rfft + power"]
-        rows = [
-            ("audiojax log-mel", r["librosa log-mel"] / r["audiojax log-mel"]),
-            ("librosa log-mel", None),
-            ("audiojax MFCC", r["librosa MFCC"] / r["audiojax MFCC"]),
-            ("librosa MFCC", None),
-            ("floor: rfft + power", None),
+        rows = [  # (method, its librosa, its floor)
+            ("audiojax log-mel", "librosa log-mel", "floor: rfft + power"),
+            ("librosa log-mel", None, "floor: rfft + power"),
+            ("audiojax MFCC", "librosa MFCC", "floor: rfft + power"),
+            ("librosa MFCC", None, "floor: rfft + power"),
+            ("floor: rfft + power", None, "floor: rfft + power"),
+            ("audiojax pseudo-CQT", "librosa pseudo-CQT", "floor: rfft 16384"),
+            ("librosa pseudo-CQT", None, "floor: rfft 16384"),
+            ("floor: rfft 16384", None, "floor: rfft 16384"),
         ]
-        for name, speedup in rows:
-            sp = f"{speedup:>10.2f}x" if speedup else f"{'':>11}"
-            print(f"{label:<10} {name:<22} {1e3 * r[name]:>10.2f} {sp} {r[name] / floor:>8.2f}x")
-        print(f"{label:<10} compile: log-mel {r['compile log-mel']:.2f} s, MFCC {r['compile MFCC']:.2f} s\n")
+        for name, reference, floor in rows:
+            sp = f"{r[reference] / r[name]:>10.2f}x" if reference else f"{'':>11}"
+            print(f"{label:<10} {name:<22} {1e3 * r[name]:>10.2f} {sp} {r[name] / r[floor]:>8.2f}x")
+        print(f"{label:<10} compile: log-mel {r['compile log-mel']:.2f} s, MFCC "
+              f"{r['compile MFCC']:.2f} s, pseudo-CQT {r['compile pseudo-CQT']:.2f} s\n")
 
 
 if __name__ == "__main__":

@@ -145,20 +145,27 @@ def test_max_pool_equals_flax_max_pool_in_value_and_gradient(shape, window):
     np.testing.assert_allclose(ours, ref, rtol=1e-6)
 
 
-def test_mfcc_frontend_feeds_the_cnn_the_librosa_coefficients(waveform_batch):
+@pytest.mark.parametrize("frontend", ["mfcc", "cqt"])
+def test_mfcc_and_cqt_frontends_feed_the_cnn_librosa_features(waveform_batch, frontend):
     import librosa
 
     audio, lengths = waveform_batch
-    model = get_model("logmel_cnn", num_classes=3, channels=(8,), frontend="mfcc", n_mfcc=13)
+    model = get_model("logmel_cnn", num_classes=3, channels=(8,), frontend=frontend, n_mfcc=13,
+                      cqt_fmin=110.0, cqt_bins=48)
     variables = model.init(jax.random.key(0), audio, lengths, train=False)
     _, state = model.apply(variables, audio, lengths, train=True, mutable=["batch_stats"])
-    # BatchNorm's running mean after one step is 0.1 x the batch mean of the input coefficients.
-    ref = librosa.feature.mfcc(y=audio, sr=16000, n_mfcc=13, n_fft=512, hop_length=160,
-                               win_length=400, n_mels=64, fmin=20.0, fmax=7600.0)  # (B, 13, frames)
+    # BatchNorm's running mean after one step is 0.1 x the batch mean of the input features.
+    if frontend == "mfcc":
+        ref = librosa.feature.mfcc(y=audio, sr=16000, n_mfcc=13, n_fft=512, hop_length=160,
+                                   win_length=400, n_mels=64, fmin=20.0, fmax=7600.0)  # (B, 13, frames)
+    else:
+        ref = np.stack([librosa.amplitude_to_db(librosa.pseudo_cqt(
+            y, sr=16000, hop_length=160, fmin=110.0, n_bins=48), top_db=80.0) for y in audio])
     np.testing.assert_allclose(state["batch_stats"]["BatchNorm_0"]["mean"],
                                0.1 * ref.mean(axis=(0, 2)), rtol=1e-3, atol=1e-3)
-    with pytest.raises(ValueError, match="model.frontend"):
-        get_model("logmel_cnn", num_classes=3, frontend="cqt").init(jax.random.key(0), audio, lengths, train=False)
+    with pytest.raises(ValueError, match="model.frontend: unknown 'gammatone'"):
+        get_model("logmel_cnn", num_classes=3, frontend="gammatone").init(
+            jax.random.key(0), audio, lengths, train=False)
 
 
 def test_utterance_norm_makes_logits_independent_of_level(waveform_batch):

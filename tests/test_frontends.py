@@ -248,3 +248,51 @@ def test_delta(clips):
         assert rel_err(F.delta(feats, **kw), librosa.feature.delta(feats, **kw)) <= 1e-5, kw
     batch = np.stack([feats, 2 * feats])
     assert rel_err(F.delta(batch), librosa.feature.delta(batch)) <= 1e-5
+
+
+# ----------------------------------------------------------------------------- constant-Q
+
+CQT_CASES = [
+    dict(sr=16000, hop_length=160, fmin=65.4, n_bins=80),
+    dict(sr=22050, hop_length=512),                                   # librosa's defaults
+    dict(sr=16000, hop_length=256, fmin=100.0, n_bins=48, bins_per_octave=24, filter_scale=0.8,
+         sparsity=0.0, norm=2, scale=False),
+    dict(sr=16000, hop_length=128, fmin=200.0, n_bins=36, tuning=0.3, norm=np.inf, window="hamming"),
+]
+
+
+@pytest.mark.parametrize("kw", CQT_CASES, ids=lambda kw: f"{kw['sr']}-{kw['hop_length']}")
+def test_pseudo_cqt(clips, kw):
+    rate = kw["sr"]
+    tone = np.sin(2 * np.pi * 440.0 * np.arange(rate) / rate).astype(np.float32)
+    signals = ([librosa.resample(c, orig_sr=16000, target_sr=rate) for c in clips[:2]]
+               + [tone + noise(rate, seed=1)])
+    for y in signals:
+        assert rel_err(F.pseudo_cqt(y, **kw), librosa.pseudo_cqt(y, **kw)) <= STFT_TOL
+    batch = np.stack([signals[-1], 0.5 * signals[-1]])
+    ours = F.pseudo_cqt(batch, **kw)
+    assert rel_err(ours[1], librosa.pseudo_cqt(batch[1], **kw)) <= STFT_TOL
+
+
+def test_pseudo_cqt_bins_are_semitones_and_log_cqt_is_its_db(clips):
+    """A tone peaks in the bin of its pitch; LogCQT is amplitude_to_db of it (per example)."""
+    freqs = F.cqt_frequencies(60, fmin=65.4, bins_per_octave=12)
+    np.testing.assert_allclose(freqs, librosa.cqt_frequencies(60, fmin=65.4))
+    t = np.arange(16000) / 16000
+    for k in (3, 21, 40, 57):
+        y = np.sin(2 * np.pi * freqs[k] * t).astype(np.float32)
+        C = np.asarray(F.pseudo_cqt(y, sr=16000, hop_length=160, fmin=65.4, n_bins=60))
+        assert np.argmax(C[:, 50]) == k
+    batch = np.stack([clips[0][:16000], 1e-3 * clips[0][:16000]])
+    layer = F.LogCQT(n_bins=60)
+    ours = np.asarray(layer.apply({}, batch))
+    for i in range(2):
+        ref = librosa.amplitude_to_db(librosa.pseudo_cqt(batch[i], sr=16000, hop_length=160,
+                                                         fmin=layer.fmin, n_bins=60), top_db=80.0)
+        assert np.max(np.abs(ours[i].T - ref)) <= END_TO_END_DB_TOL
+    with pytest.raises(ValueError, match="above the Nyquist frequency 8000 Hz"):
+        F.pseudo_cqt(batch[0], sr=16000, fmin=65.4, n_bins=84)
+    with pytest.raises(ValueError, match="tuning must be a number"):
+        F.pseudo_cqt(batch[0], sr=16000, tuning=None)
+    with pytest.raises(ValueError, match="sparsity must be in"):
+        F.pseudo_cqt(batch[0], sr=16000, n_bins=60, sparsity=1.0)

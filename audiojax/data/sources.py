@@ -41,6 +41,7 @@ import numpy as np
 
 from audiojax import audio as audio_lib
 from audiojax.data import corpus_dir, default_data_dir, local_spec, source_parts
+from audiojax.data.corpora import CORPORA
 from audiojax.data.manifest import CLIP_COLUMNS, Column, ManifestError, parse_manifest
 
 __all__ = [
@@ -58,8 +59,7 @@ __all__ = [
     "open_source",
 ]
 
-LOCAL_CORPORA = ("commands", "sentences", "speakers", "enhance", "separate", "streams",
-                 "events", "soundscapes")
+LOCAL_CORPORA = tuple(CORPORA)   # the corpora `audiojax data build` makes
 CATALOG_EXTRA_HINT = "pip install 'audiojax[catalog]'"
 
 

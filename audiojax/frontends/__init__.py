@@ -2,13 +2,15 @@
 
 Functions keep librosa's names, keywords, defaults and layouts (``(..., freq, frames)``) and
 work under ``jax.jit``, ``jax.vmap`` and ``jax.grad`` on ``(..., samples)`` batches. The linen
-layers :class:`LogMel` and :class:`MFCC` give model-friendly ``(batch, frames, features)``.
+layers :class:`LogMel`, :class:`MFCC` and :class:`LogCQT` give model-friendly
+``(batch, frames, features)``.
 Differences from librosa (all documented on the functions): ``top_db``/callable ``ref`` are
 per example on batched input; float16/bfloat16 input is computed and returned in float32;
 mu-law classes are ``0..mu`` (librosa's + (mu + 1) // 2); out-of-range mu-law input is clipped.
 """
 
 from audiojax.frontends.codecs import deemphasis, mu_law_decode, mu_law_encode, preemphasis
+from audiojax.frontends.cqt import LogCQT, cqt_frequencies, pseudo_cqt
 from audiojax.frontends.layers import MFCC, LogMel
 from audiojax.frontends.mel import (
     amplitude_to_db,
@@ -33,9 +35,11 @@ from audiojax.frontends.spectral import (
 )
 
 __all__ = [
+    "LogCQT",
     "LogMel",
     "MFCC",
     "amplitude_to_db",
+    "cqt_frequencies",
     "db_to_amplitude",
     "db_to_power",
     "deemphasis",
@@ -54,6 +58,7 @@ __all__ = [
     "mu_law_encode",
     "power_to_db",
     "preemphasis",
+    "pseudo_cqt",
     "spectrogram",
     "stft",
 ]

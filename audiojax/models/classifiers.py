@@ -116,7 +116,7 @@ class WaveformCNN(nn.Module):
 class LogMelCNN(nn.Module):
     """Spectral features computed on device, then a 2D CNN over (time, feature).
 
-    ``LogMel`` (25 ms Hann windows every 10 ms at 16 kHz by default) or ``MFCC`` -> optional
+    ``LogMel`` (25 ms Hann windows every 10 ms at 16 kHz by default), ``MFCC`` or ``LogCQT`` -> optional
     per-utterance mean subtraction -> BatchNorm over the input bands -> optional SpecAugment
     (training only) -> ``len(channels)`` blocks of ``convs_per_block`` x (conv 3x3 -> BN -> ReLU)
     -> maxpool 2x2 -> mean over feature bands -> pooling over the frames that the true length
@@ -125,10 +125,14 @@ class LogMelCNN(nn.Module):
 
     Attributes:
       num_classes: output classes.
-      frontend: ``logmel`` (n_mels bands in dB) or ``mfcc`` (n_mfcc coefficients of them).
+      frontend: ``logmel`` (n_mels bands in dB), ``mfcc`` (n_mfcc coefficients of them) or
+        ``cqt`` (constant-Q bins in dB, :class:`~audiojax.frontends.LogCQT`: semitones apart
+        at every pitch, for music; every ``hop_length``).
       channels: conv channels per block.
       sample_rate, n_fft, hop_length, win_length, n_mels, fmin, fmax: the front-end (librosa's
         meanings; samples and Hz). n_mfcc: coefficients for ``frontend='mfcc'``.
+      cqt_fmin, cqt_bins, bins_per_octave: the lowest bin (Hz), the bins and their spacing for
+        ``frontend='cqt'``.
       utterance_norm: subtract each example's mean feature vector over its true frames (cepstral
         mean normalization: removes a fixed channel colouring and the recording level).
       time_masks, time_mask_width, freq_masks, freq_mask_width: SpecAugment bands (frames and
@@ -150,6 +154,9 @@ class LogMelCNN(nn.Module):
     win_length: int = 400
     n_mels: int = 64
     n_mfcc: int = 40
+    cqt_fmin: float = 65.4
+    cqt_bins: int = 80
+    bins_per_octave: int = 12
     fmin: float = 20.0
     fmax: float | None = 7600.0
     utterance_norm: bool = False
@@ -170,7 +177,7 @@ class LogMelCNN(nn.Module):
         """``audio (batch, samples)``, ``lengths (batch,)`` in samples -> ``(batch, num_classes)``;
         ``augment_keys (batch,)``: one PRNG key per example for SpecAugment in training."""
         from audiojax.data.augment import spec_augment_per_example
-        from audiojax.frontends import MFCC, LogMel, frames_for_length
+        from audiojax.frontends import MFCC, LogCQT, LogMel, frames_for_length
 
         stft = dict(sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
                     win_length=self.win_length, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,
@@ -179,8 +186,12 @@ class LogMelCNN(nn.Module):
             features = LogMel(**stft)
         elif self.frontend == "mfcc":
             features = MFCC(n_mfcc=self.n_mfcc, **stft)
+        elif self.frontend == "cqt":
+            features = LogCQT(sample_rate=self.sample_rate, hop_length=self.hop_length,
+                              fmin=self.cqt_fmin, n_bins=self.cqt_bins,
+                              bins_per_octave=self.bins_per_octave)
         else:
-            raise ValueError(f"model.frontend: unknown {self.frontend!r}; known: logmel, mfcc")
+            raise ValueError(f"model.frontend: unknown {self.frontend!r}; known: logmel, mfcc, cqt")
         x = features(audio.astype(jnp.float32))                          # (batch, frames, bands)
         valid = frames_for_length(lengths, self.n_fft, self.hop_length, center=True)
         if self.utterance_norm:

@@ -2,7 +2,9 @@
 (ASR), ``speakers``, ``enhance``, ``separate`` and ``streams`` (wake words on long recordings:
 :mod:`~audiojax.data.corpora.streams`); recorded sound of Debian packages, ``events`` (clips,
 :mod:`~audiojax.data.corpora.sound_events`) and ``soundscapes`` (scenes with strong labels,
-:mod:`~audiojax.data.corpora.soundscapes`), which have layouts of their own.
+:mod:`~audiojax.data.corpora.soundscapes`); notes and scores rendered from sound fonts, ``instruments`` and ``styles``
+(:mod:`~audiojax.data.corpora.instruments`, :mod:`~audiojax.data.corpora.styles`). These have
+layouts of their own.
 
 The speech corpora:
 
@@ -60,6 +62,10 @@ CORPORA = {
               "(ESC-50 style; make sounds)",
     "soundscapes": "sound event detection: 10 s scenes of 1-5 recorded sound events over noise "
                    "and speech, strong labels (DCASE task 4 style; make sounds)",
+    "instruments": "instrument family classification: 2 s notes and phrases rendered from "
+                   "General MIDI sound fonts, test font held out (NSynth style; make music)",
+    "styles": "music style classification: 10 s excerpts of music21's scores (chorales, "
+              "Renaissance masses, reels, jigs, hornpipes) rendered from sound fonts (make music)",
 }
 TFDS_CORPORA = ("commands", "sentences")  # the corpora with a TFDS copy
 SIZES = ("tiny", "small", "full", "large")   # large: sentences only
@@ -133,6 +139,15 @@ class CorpusSummary:
         if "folds" in self.info:  # events: the folds by source, and the packages heard
             lines += [f"fold{k}: {d['clips']} clips from {d['speakers']} sources"
                       for k, d in self.info["folds"].items()]
+        if "fonts" in self.info:  # instruments: the sound fonts heard, held out and left out
+            fonts = self.info["fonts"]
+            lines.append(f"test font (held out): {fonts['test']['package']} "
+                         f"({fonts['test']['licence']}); training fonts: "
+                         + ", ".join(f"{f['package']} ({f['licence']})" for f in fonts["train"]))
+            lines += [f"left out: {p}: {why}" for p, why in fonts["left_out"].items()]
+        if "scores" in self.info:  # styles: where the scores come from
+            lines.append(f"scores: {self.info['scores']['from']}: " + ", ".join(
+                f"{s} {g}" for s, g in self.info["scores"]["sources"].items()))
         if "scene_folds" in self.info:  # soundscapes: the events' folds, and their number
             lines += [f"events_{s}.tsv: {d['clips']} scenes, {d['events']} events from "
                       f"{d['speakers']} sources of folds "
@@ -181,13 +196,14 @@ def build(name: str, data_dir: str | os.PathLike | None = None, size: str = "sma
       SynthesisError: an engine failed or produced silence for a voice and text.
       RuntimeError: too few engines/voices installed to make the splits.
     """
-    from audiojax.data.corpora import builder, sound_events, soundscapes
+    from audiojax.data.corpora import builder, instruments, sound_events, soundscapes, styles
 
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}; choose one of {sorted(CORPORA)}")
     # The speech corpora come from the synthesizers (builder); the sound corpora from recorded
     # sound (their own writers).
-    writer = {"events": sound_events, "soundscapes": soundscapes}.get(name, builder)
+    writer = {"events": sound_events, "soundscapes": soundscapes,
+              "instruments": instruments, "styles": styles}.get(name, builder)
     sizes = builder.SIZES[name] if writer is builder else writer.SIZES
     if size not in sizes:
         raise ValueError(f"unknown size {size!r} of {name}; choose one of {tuple(sizes)}")
@@ -257,6 +273,8 @@ CONDITIONS = {
     # Two-talker mixtures (the separate corpus):
     "level": ("|level| < 2.5 dB", "|level| >= 2.5 dB"),
     "talkers": ("same engine", "different engines"),
+    # Rendered notes (the instruments corpus): the first note's MIDI pitch.
+    "pitch range": ("below C3", "C3-B4", "C5 and up"),
 }
 
 
@@ -265,6 +283,11 @@ def clip_conditions(clip: dict) -> dict[str, str]:
     added noise (by SNR, and by kind), band limitation, and ``dry`` (none of the three); for a
     two-talker mixture, the sources' relative level and whether one synthesizer speaks both."""
     aug = clip.get("aug", {})
+    if "piece" in clip:     # an excerpt of a score (styles): no recording conditions
+        return {}
+    if "program" in clip:   # a rendered note or phrase (instruments): its first note's pitch
+        pitch = clip["pitch"]
+        return {"pitch range": "below C3" if pitch < 48 else "C3-B4" if pitch < 72 else "C5 and up"}
     if "voices" in clip:
         return {"level": "|level| < 2.5 dB" if abs(aug["level_db"]) < 2.5 else "|level| >= 2.5 dB",
                 "talkers": ("same engine" if len(set(clip["engines"])) == 1
