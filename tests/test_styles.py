@@ -60,7 +60,7 @@ def test_an_excerpt_plays_the_score_at_its_tempo():
     """Onsets are the score's in quarter notes times 60 / tempo, from the drawn start, looped
     past the piece's end; pitches transposed; one channel per part, never the drum channel."""
     notes = [(0.0, 1.0, 60, 0), (1.0, 0.5, 64, 0), (1.5, 0.5, 67, 1), (2.0, 2.0, 48, 1)]
-    played, programs, facts = S.excerpt(notes, 4.0, "reel", list(PROGRAMS), np.random.default_rng(3))
+    programs, played, facts = S.excerpt(notes, 4.0, "reel", list(PROGRAMS), np.random.default_rng(3))
     spq = 60.0 / facts["tempo_qpm"]
     expected = sorted((round((on + 4.0 * r) * spq - facts["start_s"], 4), pitch + facts["transpose"])
                       for r in range(40) for on, _, pitch, _ in notes
@@ -73,5 +73,5 @@ def test_an_excerpt_plays_the_score_at_its_tempo():
     assert S.TEMPI["reel"][0] <= facts["tempo_qpm"] <= S.TEMPI["reel"][1]
     assert abs(facts["transpose"]) <= S.TRANSPOSE
     many = [(0.0, 1.0, 60, p) for p in range(12)]
-    _, programs, _ = S.excerpt(many, 1.0, "chorale", [0], np.random.default_rng(0))
+    programs, _, _ = S.excerpt(many, 1.0, "chorale", [0], np.random.default_rng(0))
     assert 9 not in programs and len(programs) == 12

@@ -154,9 +154,11 @@ def choose_fonts(fonts=FONTS) -> tuple[Font, list[Font], dict[str, str]]:
     return test, train, left_out
 
 
-def _rng(seed: int, *key) -> np.random.Generator:
+def seed_key(seed: int, *key) -> int:
+    """A build's seed and a clip's key (font, program, index; a piece) as one integer: each
+    clip's draws do not depend on which other clips the build makes."""
     digest = hashlib.sha256(":".join(map(str, (seed, *key))).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    return int.from_bytes(digest[:8], "little")
 
 
 def draw_notes(rng: np.random.Generator, family: str) -> list[dict]:
@@ -221,8 +223,53 @@ class Renderer:
         stereo = np.concatenate(out).reshape(-1, 2)[:total]
         return stereo.astype(np.float32).mean(axis=1) / 32768.0
 
+    def render_audible(self, font: str, draw, seconds: float, what: str):
+        """``(audio, drawn, redraws)``: ``draw() -> (programs, notes, ...)`` played by ``font``
+        until it sounds, at most :data:`REDRAWS` draws (a font maps a program's keys to samples
+        over a range of its own; notes outside it are silent). ValueError naming ``what`` when
+        every draw is silent."""
+        for redraws in range(REDRAWS):
+            drawn = draw()
+            y = self.render(font, drawn[0], drawn[1], seconds)
+            if np.abs(y).max() >= 1e-4:
+                return y, drawn, redraws
+        raise ValueError(f"{what}: renders silence {REDRAWS} times (last pitches "
+                         f"{[n['pitch'] for n in drawn[1]]})")
+
     def close(self) -> None:
         self.synth.delete()
+
+
+def write_clip(root: Path, rel: str, y: np.ndarray, rng: np.random.Generator) -> float:
+    """Writes ``y`` at a random peak level in :data:`PEAK_DB` to ``root / rel``; the level."""
+    peak_db = round(float(rng.uniform(*PEAK_DB)), 2)
+    write_wav(root / rel, y * (10 ** (peak_db / 20) / float(np.abs(y).max())), SAMPLE_RATE)
+    return peak_db
+
+
+def write_splits(root: Path, rows: list[dict], group) -> None:
+    """``SPLIT.tsv`` (``path<TAB>label<TAB>group(row)``) of each split and ``clips.jsonl``."""
+    for split in ("train", "validation", "test"):
+        (root / f"{split}.tsv").write_text("".join(
+            f"{r['path']}\t{r['label']}\t{group(r)}\n" for r in rows if r["split"] == split))
+    with open(root / "clips.jsonl", "w") as f:
+        f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+
+
+def fonts_info(test: Font, train: list[Font], left_out: dict[str, str]) -> dict:
+    """The info.json entry of a rendered corpus's fonts (the corpus summary lists them)."""
+    def entry(f):
+        return {"package": f.package, "licence": f.licence, "path": f.path}
+
+    return {"test": entry(test), "train": [entry(f) for f in train], "left_out": left_out}
+
+
+def fingerprint(root: Path, name: str, size: str, seed: int, version: int) -> str:
+    """Identifies a build: its manifests, name, size, seed and format version."""
+    h = hashlib.sha256(json.dumps([name, size, seed, version]).encode())
+    for split in ("train", "validation", "test"):
+        h.update((root / f"{split}.tsv").read_bytes())
+    return h.hexdigest()[:16]
 
 
 def write_corpus(size: str, seed: int, root: Path, progress: bool = True, fonts=None,
@@ -244,41 +291,20 @@ def write_corpus(size: str, seed: int, root: Path, progress: bool = True, fonts=
     for split, font, program in plan:
         family = programs[program]
         for k in range(SIZES[size].notes[split]):
-            rng = _rng(seed, font.package, program, k)
-            # A font maps a program's keys to samples over a range of its own: notes it leaves
-            # silent are drawn again.
-            for redraws in range(REDRAWS):
-                notes = draw_notes(rng, family)
-                y = renderer.render(font.path, {0: program}, notes, CLIP_SECONDS)
-                peak = float(np.abs(y).max())
-                if peak >= 1e-4:
-                    break
-            else:
-                raise ValueError(f"{font.path}: program {program} ({family}) renders silence "
-                                 f"{REDRAWS} times (last pitches {[n['pitch'] for n in notes]})")
-            peak_db = round(float(rng.uniform(*PEAK_DB)), 2)
+            rng = np.random.default_rng(seed_key(seed, font.package, program, k))
+            y, (_, notes), redraws = renderer.render_audible(
+                font.path, lambda: ({0: program}, draw_notes(rng, family)), CLIP_SECONDS,
+                f"{font.path}: program {program} ({family})")
             rel = f"wav/{split}/{len(rows):06d}.wav"
-            write_wav(root / rel, y * (10 ** (peak_db / 20) / peak), SAMPLE_RATE)
+            peak_db = write_clip(root, rel, y, rng)
             rows.append({"path": rel, "label": family, "split": split, "font": font.package,
                          "program": program, "notes": notes, "pitch": notes[0]["pitch"],
                          "peak_db": peak_db, "redraws": redraws})
         if progress and len(rows) % 500 < SIZES[size].notes[split]:
             print(f"instruments/{size}: {len(rows)} clips", file=sys.stderr)
     renderer.close()
-    for split in ("train", "validation", "test"):
-        (root / f"{split}.tsv").write_text("".join(
-            f"{r['path']}\t{r['label']}\t{r['font']}\n" for r in rows if r["split"] == split))
-    with open(root / "clips.jsonl", "w") as f:
-        f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    write_splits(root, rows, lambda r: r["font"])
     return _info(size, seed, root, rows, test, train, left_out, programs, time.time() - t0)
-
-
-def fingerprint(root: Path, size: str, seed: int) -> str:
-    """Identifies a build: its manifests, size, seed and format version."""
-    h = hashlib.sha256(json.dumps(["instruments", size, seed, FORMAT_VERSION]).encode())
-    for split in ("train", "validation", "test"):
-        h.update((root / f"{split}.tsv").read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _info(size, seed, root, rows, test, train, left_out, programs, seconds) -> dict:
@@ -295,9 +321,7 @@ def _info(size, seed, root, rows, test, train, left_out, programs, seconds) -> d
         "grouped_by": "fonts", "labels": labels, "transcript_alphabet": None,
         "splits": {s: summary([r for r in rows if r["split"] == s])
                    for s in ("train", "validation", "test")},
-        "fonts": {"test": {"package": test.package, "licence": test.licence, "path": test.path},
-                  "train": [{"package": f.package, "licence": f.licence, "path": f.path}
-                            for f in train],
-                  "left_out": left_out},
-        **build_facts(FORMAT_VERSION, fingerprint(root, size, seed), seconds),
+        "fonts": fonts_info(test, train, left_out),
+        **build_facts(FORMAT_VERSION, fingerprint(root, "instruments", size, seed, FORMAT_VERSION),
+                      seconds),
     }

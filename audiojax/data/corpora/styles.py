@@ -20,8 +20,6 @@ programs, tempo, transposition, start), ``info.json`` (pieces per split, fonts, 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from audiojax.data.corpora import instruments as I
-from audiojax.data.corpora.acoustics import write_wav
 from audiojax.data.corpora.sound_events import build_facts
 
 SAMPLE_RATE = I.SAMPLE_RATE
@@ -66,11 +63,6 @@ def corpus_root() -> Path:
     return Path(corpus.__file__).parent
 
 
-def _key(seed: int, *parts) -> int:
-    digest = hashlib.sha256(":".join(map(str, (seed, *parts))).encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
 def split_pieces(seed: int, root: Path, pieces: int | None,
                  sources: dict[str, tuple[str, str]] = SOURCES) -> dict[str, dict[str, list[str]]]:
     """``{style: {split: [piece path relative to root]}}``: each style's pieces in a seeded
@@ -82,7 +74,7 @@ def split_pieces(seed: int, root: Path, pieces: int | None,
         if len(found) < 3:
             raise FileNotFoundError(f"{root / folder}/{pattern}: {len(found)} pieces of {style}, "
                                     f"need 3 (a music21 without its corpus?)")
-        chosen = sorted(found, key=lambda p: _key(seed, p))[:pieces]
+        chosen = sorted(found, key=lambda p: I.seed_key(seed, p))[:pieces]
         k = max(1, int(round(HELD_OUT * len(chosen))))
         out[style] = {"test": sorted(chosen[:k]), "validation": sorted(chosen[k:2 * k]),
                       "train": sorted(chosen[2 * k:])}
@@ -108,9 +100,9 @@ def read_score(path: Path) -> tuple[list[tuple[float, float, int, int]], float]:
 
 
 def excerpt(notes, length_q: float, style: str, programs: list[int], rng: np.random.Generator
-            ) -> tuple[list[dict], dict[int, int], dict]:
-    """An excerpt's notes (the instruments renderer's dicts, with ``channel``), ``{channel:
-    program}`` and facts (tempo, transposition, start)."""
+            ) -> tuple[dict[int, int], list[dict], dict]:
+    """An excerpt's ``{channel: program}``, notes (the instruments renderer's dicts, with
+    ``channel``) and facts (tempo, transposition, start)."""
     spq = 60.0 / float(rng.uniform(*TEMPI[style]))          # seconds per quarter note
     transpose = int(rng.integers(-TRANSPOSE, TRANSPOSE + 1))
     parts = sorted({n[3] for n in notes})
@@ -131,7 +123,7 @@ def excerpt(notes, length_q: float, style: str, programs: list[int], rng: np.ran
                             "onset_s": round(at, 4),
                             "hold_s": round(min(0.95 * length * spq, EXCERPT_SECONDS - at), 4)})
     facts = {"tempo_qpm": round(60.0 / spq, 6), "transpose": transpose, "start_s": round(start, 6)}
-    return out, chosen, facts
+    return chosen, out, facts
 
 
 def write_corpus(size: str, seed: int, root: Path, progress: bool = True, fonts=None,
@@ -157,35 +149,22 @@ def write_corpus(size: str, seed: int, root: Path, progress: bool = True, fonts=
             for piece in pieces:
                 notes, length_q = read_score(music / piece)
                 for k in range(SIZES[size].excerpts[split]):
-                    rng = np.random.default_rng(_key(seed, piece, k))
+                    rng = np.random.default_rng(I.seed_key(seed, piece, k))
                     font = test_font if split == "test" else train_fonts[
                         int(rng.integers(len(train_fonts)))]
-                    # A program outside its range (a contrabass asked for a reel's tune) is
-                    # silent: drawn again.
-                    for redraws in range(I.REDRAWS):
-                        played, chosen, facts = excerpt(notes, length_q, style, programs, rng)
-                        y = renderer.render(font.path, chosen, played, EXCERPT_SECONDS)
-                        peak = float(np.abs(y).max())
-                        if peak >= 1e-4:
-                            break
-                    else:
-                        raise ValueError(f"{music / piece}: excerpt {k} renders silence "
-                                         f"{I.REDRAWS} times")
-                    peak_db = round(float(rng.uniform(*I.PEAK_DB)), 2)
+                    # (a program outside its range, a contrabass asked for a reel, is silent)
+                    y, (chosen, played, facts), redraws = renderer.render_audible(
+                        font.path, lambda: excerpt(notes, length_q, style, programs, rng),
+                        EXCERPT_SECONDS, f"{music / piece}: excerpt {k}")
                     rel = f"wav/{split}/{len(rows):06d}.wav"
-                    write_wav(root / rel, y * (10 ** (peak_db / 20) / peak), SAMPLE_RATE)
+                    peak_db = I.write_clip(root, rel, y, rng)
                     rows.append({"path": rel, "label": style, "split": split, "piece": piece,
                                  "font": font.package, "programs": chosen, "peak_db": peak_db,
                                  "notes": len(played), "redraws": redraws, **facts})
             if progress:
                 print(f"styles/{size}: {style} {split}: {len(pieces)} pieces", file=sys.stderr)
     renderer.close()
-    for split in ("train", "validation", "test"):
-        (root / f"{split}.tsv").write_text("".join(
-            f"{r['path']}\t{r['label']}\t{Path(r['piece']).with_suffix('')}\n"
-            for r in rows if r["split"] == split))
-    with open(root / "clips.jsonl", "w") as f:
-        f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    I.write_splits(root, rows, lambda r: Path(r["piece"]).with_suffix(""))
     return _info(size, seed, root, rows, test_font, train_fonts, left_out, sources, time.time() - t0)
 
 
@@ -195,22 +174,16 @@ def _info(size, seed, root, rows, test_font, train_fonts, left_out, sources, sec
                 "hours": len(rs) * EXCERPT_SECONDS / 3600.0, "engines": [],
                 "labels": {s: sum(r["label"] == s for r in rs) for s in sources}}
 
-    h = hashlib.sha256(json.dumps(["styles", size, seed, FORMAT_VERSION]).encode())
-    for split in ("train", "validation", "test"):
-        h.update((root / f"{split}.tsv").read_bytes())
     return {
         "name": "styles", "size": size, "seed": seed, "sample_rate": SAMPLE_RATE,
         "task": "music style classification", "clip_seconds": EXCERPT_SECONDS,
         "grouped_by": "pieces", "labels": list(sources), "transcript_alphabet": None,
         "splits": {s: summary([r for r in rows if r["split"] == s])
                    for s in ("train", "validation", "test")},
-        "fonts": {"test": {"package": test_font.package, "licence": test_font.licence,
-                           "path": test_font.path},
-                  "train": [{"package": f.package, "licence": f.licence, "path": f.path}
-                            for f in train_fonts],
-                  "left_out": left_out},
+        "fonts": I.fonts_info(test_font, train_fonts, left_out),
         "scores": {"from": "music21's corpus (BSD-3-Clause software; the encodings' own terms: "
                            "music21/corpus/license.txt)",
                    "sources": {s: f"{folder}/{pattern}" for s, (folder, pattern) in sources.items()}},
-        **build_facts(FORMAT_VERSION, h.hexdigest()[:16], seconds),
+        **build_facts(FORMAT_VERSION, I.fingerprint(root, "styles", size, seed, FORMAT_VERSION),
+                      seconds),
     }
