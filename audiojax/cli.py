@@ -67,6 +67,29 @@ def _data_transcode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_cache(args: argparse.Namespace) -> int:
+    from audiojax.data import decoded, default_data_dir
+    from audiojax.data.manifest import CLIP_COLUMNS
+    from audiojax.data.sources import open_source
+
+    columns = CLIP_COLUMNS
+    if args.task:
+        from audiojax.tasks import task_class
+
+        columns = task_class(args.task).columns
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    for split in args.splits:
+        source = open_source(args.source, split, data_dir, sample_rate=args.rate, columns=columns)
+        folder = decoded.ensure(source, sample_rate=args.rate, data_dir=data_dir,
+                                on_bad=args.on_bad)
+        opened = decoded.Decoded(folder)
+        print(f"{split}: {folder}: {len(opened.starts)} records, "
+              f"{opened.meta['samples'] / args.rate / 3600:.2f} h, {opened.nbytes / 1e9:.2f} GB"
+              + (f", {len(opened.errors)} that do not decode (skipped in training with "
+                 f"data.on_bad=skip)" if opened.errors else ""))
+    return 0
+
+
 def _data_sample(args: argparse.Namespace) -> int:
     from audiojax.data.corpora import sample_clips
     from audiojax.data.manifest import write_manifest
@@ -284,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_arguments(p)
         p.set_defaults(func=_task_command)
 
-    data = sub.add_parser("data", help="build, import, check, sample, cross and transcode corpora")
+    data = sub.add_parser("data", help="build, import, check, cache, sample, cross and transcode corpora")
     data = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     p = data.add_parser("build", help="synthesize a local corpus (WAV + manifests + TFDS)")
     from audiojax.data.corpora import CORPORA
@@ -327,6 +350,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Opus compression level in [0, 1] (default 0.96: about 22 kbit/s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the SPLIT:COUNT draws")
     p.set_defaults(func=_data_transcode)
+
+    p = data.add_parser("cache", help="decode a source's splits once into int16 records "
+                                      "(what data.cache=decoded|device reads)")
+    p.add_argument("source", help="a data source as config.data.source names it: commands/small, "
+                                  "a folder of SPLIT.tsv, a manifest, ...")
+    p.add_argument("--splits", nargs="+", default=["train", "validation"])
+    p.add_argument("--rate", type=int, default=16000, help="the run's sample rate (Hz)")
+    p.add_argument("--task", default=None, help="read the manifests with this task's columns")
+    p.add_argument("--on-bad", default="error", choices=("error", "skip"),
+                   help="a record that does not decode: stop (default), or keep it out")
+    p.add_argument("--data-dir", default=None, help="default $AUDIOJAX_DATA or ~/.cache/audiojax")
+    p.set_defaults(func=_data_cache)
 
     p = data.add_parser("sample", help="a manifest of clips drawn at random from one split and "
                                        "noise condition of a built corpus")

@@ -6,7 +6,9 @@ For each batch shape, every method is timed once per round, rounds interleaved (
 load hits all methods alike), and the median over rounds is reported. Compile time is measured
 separately (lower + compile). The floor is a compiled bare ``rfft`` + power on already-framed,
 already-windowed data of the same size as the STFT frames: what no log-mel can beat (for the
-pseudo-CQT: the same on its frames of the lowest bin's FFT size).
+pseudo-CQT: the same on its frames of the lowest bin's FFT size). The mel floor adds the dense
+mel projection to it (``power @ filterbank``): all a log-mel computes but framing, window, log
+and clipping.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def bench_shape(batch: int, samples: int, repeats: int) -> dict[str, float]:
     logmel, c_logmel = _compile(lambda x: F.power_to_db(F.melspectrogram(y=x, **MEL)), y_dev)
     mfcc, c_mfcc = _compile(lambda x: F.mfcc(y=x, n_mfcc=N_MFCC, **MEL), y_dev)
     floor, _ = _compile(lambda f: jnp.square(jnp.abs(jnp.fft.rfft(f, axis=-1))), framed)
+    fb = jnp.asarray(F.mel_filterbank(sr=SR, n_fft=N_FFT, n_mels=N_MELS).T)
+    mel_floor, _ = _compile(lambda f: jnp.square(jnp.abs(jnp.fft.rfft(f, axis=-1))) @ fb, framed)
     cqt, c_cqt = _compile(lambda x: F.pseudo_cqt(x, **CQT), y_dev)
     cqt_framed = jnp.asarray(rng.standard_normal((batch, n_frames, CQT_FFT)).astype(np.float32))
     cqt_floor, _ = _compile(lambda f: jnp.abs(jnp.fft.rfft(f, axis=-1)), cqt_framed)
@@ -70,6 +74,7 @@ def bench_shape(batch: int, samples: int, repeats: int) -> dict[str, float]:
         "audiojax MFCC": lambda: mfcc(y_dev),
         "librosa MFCC": lambda: librosa.feature.mfcc(y=y, n_mfcc=N_MFCC, **MEL),
         "floor: rfft + power": lambda: floor(framed),
+        "floor: + mel matmul": lambda: mel_floor(framed),
         "audiojax pseudo-CQT": lambda: cqt(y_dev),
         "librosa pseudo-CQT": lambda: librosa.pseudo_cqt(y, **CQT),
         "floor: rfft 16384": lambda: cqt_floor(cqt_framed),
@@ -102,24 +107,28 @@ def main() -> None:
     print(f"features: sr={SR}, n_fft={N_FFT}, win_length={WIN}, hop_length={HOP}, n_mels={N_MELS}, "
           f"n_mfcc={N_MFCC}; pseudo-CQT fmin={CQT['fmin']} Hz, n_bins={CQT['n_bins']}, hop "
           f"{HOP}; float32; median of {repeats} interleaved rounds\n")
-    header = f"{'batch':<10} {'method':<22} {'median ms':>10} {'vs librosa':>11} {'vs floor':>9}"
+    header = (f"{'batch':<10} {'method':<22} {'median ms':>10} {'vs librosa':>11} {'vs floor':>9} "
+              f"{'vs mel floor':>13}")
     print(header)
     print("-" * len(header))
     for label, (batch, samples) in SHAPES.items():
         r = bench_shape(batch, samples, repeats)
-        rows = [  # (method, its librosa, its floor)
-            ("audiojax log-mel", "librosa log-mel", "floor: rfft + power"),
-            ("librosa log-mel", None, "floor: rfft + power"),
-            ("audiojax MFCC", "librosa MFCC", "floor: rfft + power"),
-            ("librosa MFCC", None, "floor: rfft + power"),
-            ("floor: rfft + power", None, "floor: rfft + power"),
-            ("audiojax pseudo-CQT", "librosa pseudo-CQT", "floor: rfft 16384"),
-            ("librosa pseudo-CQT", None, "floor: rfft 16384"),
-            ("floor: rfft 16384", None, "floor: rfft 16384"),
+        mel = "floor: + mel matmul"
+        rows = [  # (method, its librosa, its floor, the floor with the mel projection)
+            ("audiojax log-mel", "librosa log-mel", "floor: rfft + power", mel),
+            ("librosa log-mel", None, "floor: rfft + power", mel),
+            ("audiojax MFCC", "librosa MFCC", "floor: rfft + power", mel),
+            ("librosa MFCC", None, "floor: rfft + power", mel),
+            ("floor: rfft + power", None, "floor: rfft + power", None),
+            (mel, None, "floor: rfft + power", mel),
+            ("audiojax pseudo-CQT", "librosa pseudo-CQT", "floor: rfft 16384", None),
+            ("librosa pseudo-CQT", None, "floor: rfft 16384", None),
+            ("floor: rfft 16384", None, "floor: rfft 16384", None),
         ]
-        for name, reference, floor in rows:
+        for name, reference, floor, mel_floor in rows:
             sp = f"{r[reference] / r[name]:>10.2f}x" if reference else f"{'':>11}"
-            print(f"{label:<10} {name:<22} {1e3 * r[name]:>10.2f} {sp} {r[name] / r[floor]:>8.2f}x")
+            mf = f"{r[name] / r[mel_floor]:>12.2f}x" if mel_floor else ""
+            print(f"{label:<10} {name:<22} {1e3 * r[name]:>10.2f} {sp} {r[name] / r[floor]:>8.2f}x {mf}")
         print(f"{label:<10} compile: log-mel {r['compile log-mel']:.2f} s, MFCC "
               f"{r['compile MFCC']:.2f} s, pseudo-CQT {r['compile pseudo-CQT']:.2f} s\n")
 

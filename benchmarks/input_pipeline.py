@@ -1,71 +1,65 @@
-"""Throughput of the grain input pipeline: examples/s with 0 and 2 worker processes.
+"""Input paths side by side, beside the training step they feed: examples/s of the grain loader
+reading WAV files, reading decoded int16 records (``data.cache=decoded``), and drawing windows
+of a split held on the devices (``data.cache=device``), against the number of worker processes.
 
-    python benchmarks/input_pipeline.py                      # synthesizes 1 s WAVs in a temp dir
-    python benchmarks/input_pipeline.py --data-dir DIR       # a built commands corpus in DIR
+    python benchmarks/input_pipeline.py                       # synthesizes 1 s WAVs in a temp dir
+    python benchmarks/input_pipeline.py --data-dir DIR --size small   # a built commands corpus
 
-Batch 64, 1 s at 16 kHz, training mode (shuffle, random crop); the first batch (worker start-up)
-is excluded from the timing. For scale: one Adam step of the article's classifier on batch 64 x
-1 s takes ~0.7-0.9 s on a 2-core CPU, i.e. ~80 examples/s (see jax-stack.md); the loader must
-stay well above that so training never waits on it.
+Batch 64 (``--batch-size``), 1 s at 16 kHz, training mode (shuffle, random crop, pad, label
+ids); the first batch (worker start-up) is left out of the timing. "per process" divides by
+the processes doing the work (the main one with 0 workers, else the workers). The training
+step is the main job's compact log-mel CNN (``experiments/kws_compact_cnn.py``) on random
+data: what the loader must keep up with on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ExperimentStep, machine, random_batch  # noqa: E402
 
-def synthesize(root: Path, n: int, sample_rate: int = 16000) -> Path:
+RATE = 16000
+
+
+def synthesize(root: Path, n: int) -> Path:
     """``n`` seeded 1 s clips (tone + noise, 16-bit WAV) and their manifest."""
     import audiojax
     from audiojax.data.manifest import write_manifest
 
     rng = np.random.default_rng(0)
-    t = np.arange(sample_rate) / sample_rate
+    t = np.arange(RATE) / RATE
     rows = []
     for i in range(n):
-        y = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 1000) * t) + 0.05 * rng.standard_normal(sample_rate)
+        y = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 1000) * t) + 0.05 * rng.standard_normal(RATE)
         path = root / "wav" / f"{i:05d}.wav"
-        audiojax.save(path, y.astype(np.float32), sample_rate)
+        audiojax.save(path, y.astype(np.float32), RATE)
         rows.append((str(path), f"w{i % 10}", f"s{i % 7}"))
     write_manifest(root / "train.tsv", rows)
     return root / "train.tsv"
 
 
-def measure(manifest: Path, workers: int, batch_size: int, batches: int, sample_rate: int) -> float:
-    from audiojax.data.pipeline import make_loader
-    from audiojax.data.sources import ManifestSource, labels_of
-
-    src = ManifestSource(manifest)
-    lookup = {name: i for i, name in enumerate(labels_of(src))}
-    loader = make_loader(src, sample_rate=sample_rate, max_length=sample_rate, batch_size=batch_size,
-                         train=True, seed=0, worker_count=workers, label_to_id=lookup,
-                         shard_index=0, shard_count=1)
+def rate_of(loader, batches: int, consume=None) -> float:
+    """Examples/s of ``batches`` batches after the first (``consume`` runs on each batch)."""
     with iter(loader) as it:
-        next(it)  # start-up
+        first = next(it)
+        if consume:
+            consume(first)
         start = time.perf_counter()
         for _ in range(batches):
             b = next(it)
-            assert b["audio"].shape == (batch_size, sample_rate)
+            if consume:
+                consume(b)
         elapsed = time.perf_counter() - start
-    return batches * batch_size / elapsed
-
-
-def decode_only(manifest: Path, n: int) -> float:
-    """Reference: ``audiojax.load`` alone in one thread, clips/s."""
-    import audiojax
-    from audiojax.data.manifest import read_manifest
-
-    entries = read_manifest(manifest)[:n]
-    start = time.perf_counter()
-    for e in entries:
-        audiojax.load(e.audio_path)
-    return len(entries) / (time.perf_counter() - start)
+    return batches * loader.batch_size / elapsed
 
 
 def main() -> None:
@@ -73,11 +67,18 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="audiojax data dir holding a built commands corpus (its train.tsv)")
     parser.add_argument("--size", default=None, help="corpus size (default: the largest built)")
-    parser.add_argument("--clips", type=int, default=2000, help="clips to synthesize when no corpus is given")
+    parser.add_argument("--clips", type=int, default=3000, help="clips to synthesize when no corpus is given")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=40)
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--workers", type=int, nargs="+", default=sorted({0, 1, 2, os.cpu_count() or 1}))
+    parser.add_argument("--step-repeats", type=int, default=10)
     args = parser.parse_args()
+
+    from audiojax.config import load_config
+    from audiojax.data import decoded
+    from audiojax.data.device_cache import DeviceCache
+    from audiojax.data.pipeline import make_loader
+    from audiojax.data.sources import ManifestSource, labels_of
 
     with tempfile.TemporaryDirectory() as tmp:
         manifest = None
@@ -90,18 +91,58 @@ def main() -> None:
                     manifest = candidate
                     break
         if manifest is None:
-            if args.data_dir:
-                print(f"no commands corpus under {args.data_dir}; synthesizing")
             manifest = synthesize(Path(tmp), args.clips)
-            what = f"{args.clips} synthesized 1 s 16-bit WAVs"
-        else:
-            what = f"commands corpus {manifest}"
-        print(f"input pipeline: {what}; batch {args.batch_size}, 1 s at 16 kHz, train mode, "
-              f"{os.cpu_count()} CPU cores")
-        print(f"  decode only (audiojax.load, 1 thread): {decode_only(manifest, 500):8.0f} clips/s")
+        source = ManifestSource(manifest)
+        lookup = {name: i for i, name in enumerate(labels_of(source))}
+        print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+        print(f"input: {manifest} ({len(source)} clips); batch {args.batch_size} x 1 s at 16 kHz, "
+              "train mode")
+
+        start = time.perf_counter()
+        folder = decoded.ensure(source, sample_rate=RATE, data_dir=tmp, quiet=True)
+        fast = decoded.DecodedSource(source, folder)
+        print(f"decoding once (data.cache=decoded): {time.perf_counter() - start:.1f} s, "
+              f"{decoded.Decoded(folder).nbytes / 1e9:.2f} GB\n")
+
+        def loader(src, workers, **kw):
+            return make_loader(src, sample_rate=RATE, max_length=RATE, batch_size=args.batch_size,
+                               train=True, seed=0, worker_count=workers, label_to_id=lookup,
+                               shard_index=0, shard_count=1, **kw)
+
+        print(f"{'workers':>7} {'WAV files ex/s':>15} {'per process':>12} {'decoded ex/s':>13} "
+              f"{'per process':>12} {'decoded / WAV':>14}")
+        rates = []
         for w in args.workers:
-            rate = measure(manifest, w, args.batch_size, args.batches, 16000)
-            print(f"  grain loader, {w} worker(s):          {rate:8.0f} examples/s")
+            files = rate_of(loader(source, w), args.batches)
+            dec = rate_of(loader(fast, w), args.batches)
+            procs = max(1, w)
+            rates += [files, dec]
+            print(f"{w:>7} {files:>15.0f} {files / procs:>12.0f} {dec:>13.0f} {dec / procs:>12.0f} "
+                  f"{dec / files:>13.2f}x")
+
+        cache = DeviceCache(decoded.Decoded(folder), ["audio"], RATE)
+        arrays = jax.device_put(cache.arrays)
+        cut = jax.jit(cache.materialize)
+
+        def on_device(b):
+            out = cut(arrays, {k: b[k] for k in ("cache_index", "offset", "mask", "length")})
+            jax.block_until_ready(out["audio"])
+
+        index_rate = rate_of(loader(source, 0, device_index=cache.index()), args.batches)
+        device_rate = rate_of(loader(source, 0, device_index=cache.index()), args.batches, on_device)
+        print(f"\nsplit on the device (data.cache=device), 0 workers: the host draws "
+              f"{index_rate:.0f} ex/s of indices; with the windows cut on the device "
+              f"{device_rate:.0f} ex/s")
+
+        config = load_config("experiments/kws_compact_cnn.py:small",
+                             [f"--config.batch_size={args.batch_size}"])
+        step = ExperimentStep(config, list(lookup))
+        placed = step.put(random_batch(step.task, args.batch_size))
+        seconds = step.time_steps(placed, args.step_repeats)
+        step_rate = args.batch_size / seconds
+        print(f"training step (kws_compact_cnn, batch {args.batch_size}): {seconds * 1e3:.1f} ms, "
+              f"{step_rate:.0f} ex/s; the loaders above give {min(rates) / step_rate:.1f}-"
+              f"{max(rates) / step_rate:.1f}x that")
 
 
 if __name__ == "__main__":  # grain spawns worker processes: keep the entry point guarded

@@ -244,7 +244,8 @@ def test_bfloat16_runs_or_is_refused_by_name(experiment, tiny_commands, tiny_sen
         assert (f"config.compute_dtype=bfloat16: model '{model}' computes in float32 only"
                 in out.stderr), out.stderr[-2000:]
         assert not (workdir / "config.json").exists()
-    assert (out.returncode == 0) == (model in ("waveform_cnn", "logmel_cnn", "gru_classifier"))
+    assert (out.returncode == 0) == (model in ("waveform_cnn", "logmel_cnn", "gru_classifier",
+                                               "recognizer"))
 
 
 def _kill_at(step: int, how: str) -> dict:

@@ -54,8 +54,12 @@ from audiojax.data.sources import BadExampleError, Signal, Source, decode_record
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BadExampleError", "Loader", "LoaderIterator", "make_loader", "numeric"]
+__all__ = ["BadExampleError", "DeviceIndex", "Loader", "LoaderIterator", "make_loader", "numeric"]
 
+
+# Records each reader thread runs ahead, per batch row: more only adds grain's bookkeeping
+# (it scans its whole buffer per record: 4 rows made decoded records 1.5x slower).
+PREFETCH = 1
 LabelMap = Mapping[str, int] | Callable[[str], Any] | None
 
 
@@ -68,14 +72,14 @@ class _ShardView:
     """
 
     def __init__(self, source: Source, sample_rate: int, shard_index: int, shard_count: int,
-                 pad: str, on_bad: str):
+                 pad: str, on_bad: str, index: "DeviceIndex | None" = None):
         if not 0 <= shard_index < shard_count:
             raise ValueError(f"shard_index {shard_index} out of range for shard_count {shard_count}")
         if len(source) == 0:
             raise ValueError(f"{source!r} is empty")
         self.source, self.sample_rate = source, sample_rate
         self.shard_index, self.shard_count = shard_index, shard_count
-        self.pad, self.on_bad = pad, on_bad
+        self.pad, self.on_bad, self.index = pad, on_bad, index
         self._n = len(source)
         self._len = math.ceil(self._n / shard_count)
 
@@ -95,6 +99,14 @@ class _ShardView:
             return {"padding": True}
         record = self.source[j]
         example = {k: record[k] for k in ("label", "speaker", "id", "origin")}
+        if self.index is not None:  # the audio is on the devices: its place and length only
+            error = ""
+            if j in self.index.errors:
+                bad = BadExampleError(record["origin"], record["id"], self.index.errors[j])
+                if self.on_bad == "error":
+                    raise bad
+                error = str(bad)
+            return {**example, "cache_index": j, "error": error}
         try:
             example["audio"] = decode_record(record, self.sample_rate)
             for name, signal in self.signals.items():
@@ -137,6 +149,17 @@ def _decode_signal(record, name: str, signal: Signal, sample_rate: int, samples:
     return frames
 
 
+class DeviceIndex:
+    """What the host needs of a split whose waveforms are on the devices
+    (:mod:`audiojax.data.device_cache`): each record's length in samples, the message of each
+    record that did not decode, and (when windows are centred on the speech) each record's
+    centred window start for the loader's ``max_length``."""
+
+    def __init__(self, lengths: np.ndarray, errors: Mapping[int, str],
+                 centres: np.ndarray | None = None):
+        self.lengths, self.errors, self.centres = np.asarray(lengths), dict(errors), centres
+
+
 class _ProcessSlices:
     """Process ``index`` of ``count``'s share of a training sampler over the whole source: its
     slice ``[b*G + index*L, b*G + (index+1)*L)`` of every global batch ``b`` (``L`` the local
@@ -167,8 +190,10 @@ class _CropPad(grain.transforms.RandomMap):
     with one window; maps the label."""
 
     def __init__(self, max_length: int, train: bool, label_to_id: LabelMap, pad_label, on_bad: str,
-                 signals: Mapping[str, Signal], center_rate: int | None = None):
+                 signals: Mapping[str, Signal], center_rate: int | None = None,
+                 index: DeviceIndex | None = None):
         self.max_length, self.train, self.center_rate = max_length, train, center_rate
+        self.index = index  # set: the window's place (cache_index, offset), not its samples
         self.label_to_id, self.pad_label, self.on_bad = label_to_id, pad_label, on_bad
         self.signals = dict(signals)
         hops = [s.hop_length for s in self.signals.values() if not s.waveform]
@@ -191,16 +216,18 @@ class _CropPad(grain.transforms.RandomMap):
         return self.label_to_id(label)
 
     def _empty(self, example, error: str) -> dict[str, Any]:
-        return {
-            "audio": np.zeros(self.max_length, np.float32),
+        out = {
             "length": np.int32(0),
             "label": self.pad_label,
             "mask": np.bool_(False),
             "id": example.get("id", ""),
             "speaker": example.get("speaker", ""),
             "error": error,
-            **{name: np.zeros(self._signal_shape(s), np.float32) for name, s in self.signals.items()},
         }
+        if self.index is not None:
+            return {**out, "cache_index": np.int32(0), "offset": np.int32(0)}
+        return {**out, "audio": np.zeros(self.max_length, np.float32),
+                **{name: np.zeros(self._signal_shape(s), np.float32) for name, s in self.signals.items()}}
 
     def _window(self, x: np.ndarray, signal: Signal | None, offset: int) -> np.ndarray:
         """``x`` from sample ``offset`` over ``max_length`` samples (its frames for a frame-rate
@@ -220,24 +247,32 @@ class _CropPad(grain.transforms.RandomMap):
             if self.on_bad == "error":
                 raise
             return self._empty(example, str(e))
-        y = example["audio"]
-        n, size = y.shape[0], self.max_length
+        size = self.max_length
+        if self.index is not None:
+            j = example["cache_index"]
+            n = int(self.index.lengths[j])
+        else:
+            y = example["audio"]
+            n = y.shape[0]
         offset = 0
         if self.center_rate:
-            offset = placement.centred_offset(y, self.center_rate, size)
+            offset = (int(self.index.centres[j]) if self.index is not None
+                      else placement.centred_offset(y, self.center_rate, size))
         elif n > size:
             offset = int(rng.integers(0, n - size + 1)) if self.train else (n - size) // 2
         offset -= offset % self.step
-        return {
-            "audio": self._window(y, None, offset),
+        out = {
             "length": np.int32(min(n - offset, size)),
             "label": label,
             "mask": np.bool_(True),
             "id": example["id"],
             "speaker": example["speaker"],
             "error": "",
-            **{name: self._window(example[name], s, offset) for name, s in self.signals.items()},
         }
+        if self.index is not None:  # the devices cut the same window from their copy
+            return {**out, "cache_index": np.int32(j), "offset": np.int32(offset)}
+        return {**out, "audio": self._window(y, None, offset),
+                **{name: self._window(example[name], s, offset) for name, s in self.signals.items()}}
 
 
 class _PadBatch(grain.transforms.Map):
@@ -325,6 +360,9 @@ class Loader:
     def __init__(self, data_loader: grain.DataLoader, *, num_examples: int, batch_size: int,
                  shard_length: int):
         self.data_loader = data_loader
+        # Set when the waveforms are on the devices (audiojax.data.device_cache.DeviceCache):
+        # batches name windows, which the compiled step cuts from the cache's arrays.
+        self.device_cache = None
         self.num_examples = num_examples  # in the whole source (all shards)
         self.batch_size = batch_size
         self.shard_length = shard_length  # examples per epoch in this process, padding included
@@ -345,7 +383,7 @@ def make_loader(
     num_epochs: int | None = None,
     worker_count: int = 0,
     worker_buffer_size: int = 2,
-    read_threads: int = 2,
+    read_threads: int | None = None,
     shard_index: int | None = None,
     shard_count: int | None = None,
     label_to_id: LabelMap = None,
@@ -353,6 +391,7 @@ def make_loader(
     drop_remainder: bool | None = None,
     bucket_lengths: Sequence[int] = (),
     center: bool = False,
+    device_index: DeviceIndex | None = None,
 ) -> Loader:
     """A grain loader of fixed-shape numpy batches from ``source``.
 
@@ -371,6 +410,9 @@ def make_loader(
         program's entry point needs an ``if __name__ == "__main__":`` guard, and absl flags are
         marked parsed (defaults) if they were not (a grain 0.2.18 bug).
       worker_buffer_size: batches each worker prepares ahead.
+      read_threads: reader threads per process (default 2; 0, reading in the calling thread,
+        for sources held in memory, ``source.in_memory``, and device indices, where a thread
+        per record costs more than the read).
       shard_index, shard_count: default ``jax.process_index()``, ``jax.process_count()``.
       label_to_id: dict name -> int (unknown labels are bad examples), a callable (e.g. a
         tokenizer for transcripts; its outputs are stacked; with workers it must be picklable,
@@ -388,11 +430,17 @@ def make_loader(
         (:func:`audiojax.data.placement.centred_offset`; zeros where it reaches outside the
         record) instead of a random or centre crop; ``length`` then counts from the window's
         start to the record's end.
+      device_index: the source's waveforms are on the devices (:mod:`audiojax.data.device_cache`):
+        batches say where each window lies instead of holding its samples, drawn exactly as
+        they would be drawn from the files (same order, crops and lengths). Not with length
+        buckets or frame-rate signals.
 
     Returns:
       A :class:`Loader`; ``iter(loader)`` yields dicts of numpy arrays: ``audio`` float32
       ``(batch, max_length)``, ``length`` int32 ``(batch,)``, ``label`` (int32 ``(batch,)`` for
-      a dict mapping), ``mask`` bool ``(batch,)``, ``id`` and ``speaker`` str ``(batch,)``.
+      a dict mapping), ``mask`` bool ``(batch,)``, ``id`` and ``speaker`` str ``(batch,)``;
+      with ``device_index``, ``cache_index`` and ``offset`` int32 ``(batch,)`` (the record and
+      the window's first sample in it) instead of ``audio`` and the waveform signals.
     """
     if on_bad not in ("error", "skip"):
         raise ValueError(f"on_bad must be 'error' or 'skip', got {on_bad!r}")
@@ -420,8 +468,12 @@ def make_loader(
     # equals a one-process run); evaluation: each reads every shard_count-th example, padded.
     slices = train and drop_remainder and shard_count > 1
     view = _ShardView(source, sample_rate, 0 if slices else shard_index, 1 if slices else shard_count,
-                      pad="wrap" if train else "mask", on_bad=on_bad)
+                      pad="wrap" if train else "mask", on_bad=on_bad, index=device_index)
     boundaries = sorted({int(b) for b in bucket_lengths if 0 < b < max_length} | {max_length})
+    if device_index is not None and (len(boundaries) > 1
+                                     or any(not s.waveform for s in view.signals.values())):
+        raise ValueError("a split on the devices gives fixed-length windows of waveforms: not "
+                         "with length buckets or frame-rate signals")
     if center and len(boundaries) > 1:
         raise ValueError("data.center='energy' places each record in the whole window; it does "
                          "not go with length buckets (data.bucket_seconds)")
@@ -448,13 +500,15 @@ def make_loader(
         sampler = _ProcessSlices(sampler, batch_size, shard_index, shard_count)
     operations: list = [
         _CropPad(max_length, train, label_to_id, pad_label, on_bad, view.signals,
-                 sample_rate if center else None),
+                 sample_rate if center else None, device_index),
         grain.transforms.Batch(batch_size=batch_size, drop_remainder=drop_remainder),
     ]
     if not drop_remainder:
         operations.append(_PadBatch(batch_size))
     if len(boundaries) > 1:
         operations.append(TrimBatch(boundaries, widths, view.signals))
+    if read_threads is None:
+        read_threads = 0 if device_index is not None or getattr(source, "in_memory", False) else 2
     if worker_count > 0:
         _parse_absl_flags()
     data_loader = grain.DataLoader(
@@ -464,7 +518,7 @@ def make_loader(
         worker_count=worker_count,
         worker_buffer_size=worker_buffer_size,
         shard_options=grain.sharding.NoSharding(),
-        read_options=grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=4 * batch_size),
+        read_options=grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=PREFETCH * batch_size),
     )
     epoch = sampler.epoch_length if isinstance(sampler, BucketSampler) else len(view)
     shard_length = epoch // shard_count if slices else epoch

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import ml_collections
 
-from audiojax.data import corpus_dir, default_data_dir, local_spec, source_parts
+from audiojax.data import corpus_dir, decoded, default_data_dir, local_spec, source_parts
 from audiojax.data.events import EVENT_COLUMNS, EventsSource
 from audiojax.data.manifest import CLIP_COLUMNS, Column
 from audiojax.data.pipeline import Loader, LabelMap, make_loader
@@ -120,9 +120,47 @@ def loader_for(config: ml_collections.ConfigDict, source, label_to_id: LabelMap,
     dict of class ids, or a tokenizer for transcripts)."""
     rate = config.data.sample_rate
     seconds = config.data.train_seconds if train and config.data.train_seconds else config.data.max_seconds
-    return make_loader(
-        source, sample_rate=rate, batch_size=batch_size, train=train,
-        max_length=int(round(seconds * rate)),
-        bucket_lengths=[int(round(s * rate)) for s in config.data.bucket_seconds],
-        seed=config.seed, worker_count=config.data.num_workers if train else 0,
-        label_to_id=label_to_id, on_bad=config.data.on_bad, center=config.data.center == "energy")
+    max_length = int(round(seconds * rate))
+    buckets = [int(round(s * rate)) for s in config.data.bucket_seconds]
+    center = config.data.center == "energy"
+    cache = None
+    if config.data.cache != "none":  # decoded once: audiojax.data.decoded
+        import jax  # noqa: PLC0415 (not needed to open sources)
+
+        folder = decoded.ensure(source, sample_rate=rate, data_dir=data_dir_of(config),
+                                on_bad=config.data.on_bad, quiet=jax.process_index() != 0)
+        if config.data.cache == "device" and train:
+            cache = _device_cache(config, source, folder, max_length, buckets)
+        source = decoded.DecodedSource(source, folder)
+    loader = make_loader(
+        source, sample_rate=rate, batch_size=batch_size, train=train, max_length=max_length,
+        bucket_lengths=buckets, seed=config.seed,
+        worker_count=config.data.num_workers if train else 0,
+        label_to_id=label_to_id, on_bad=config.data.on_bad, center=center,
+        device_index=cache.index(rate if center else None) if cache else None)
+    loader.device_cache = cache
+    return loader
+
+
+def _device_cache(config, source, folder: Path, max_length: int, buckets: Sequence[int]):
+    """The training split's :class:`DeviceCache`, or None (and why, printed) when it stays
+    on the host: over ``data.cache_bytes``, length buckets, or frame-rate signals."""
+    from audiojax.data.device_cache import DeviceCache  # noqa: PLC0415 (imports jax)
+
+    opened = decoded.Decoded(folder)
+    keys = decoded.waveform_keys(source)
+    frame_signals = [n for n, s in getattr(source, "signals", {}).items() if not s.waveform]
+    if any(0 < b < max_length for b in buckets):
+        why = "length buckets (data.bucket_seconds) need batches of several lengths"
+    elif frame_signals:
+        why = f"its frame-rate signals ({', '.join(frame_signals)}) are cut on the host"
+    else:
+        why = DeviceCache.unfit(opened, keys, int(config.data.cache_bytes))
+    if why:
+        print(f"data.cache=device: the training split stays on the host ({why}); the loader "
+              f"reads its decoded records")
+        return None
+    cache = DeviceCache(opened, keys, max_length)
+    print(f"data.cache=device: the training split's {len(opened.starts)} records "
+          f"({cache.nbytes / 1e9:.2f} GB) go to every device")
+    return cache

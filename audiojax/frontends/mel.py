@@ -221,10 +221,12 @@ def _per_example(fn, x: jax.Array) -> jax.Array:
 
 def scaled_db(power: jax.Array, ref_power, amin: float, top_db: float | None) -> jax.Array:
     """``10 log10(power / ref_power)`` floored at ``amin``, clipped ``top_db`` below each example's peak."""
-    log_spec = 10.0 * jnp.log10(jnp.maximum(amin, power))
-    log_spec = log_spec - 10.0 * jnp.log10(jnp.maximum(amin, ref_power))
+    ref_db = 10.0 * jnp.log10(jnp.maximum(amin, ref_power))
+    log_spec = 10.0 * jnp.log10(jnp.maximum(amin, power)) - ref_db
     if top_db is not None:
-        peak = _per_example(jnp.max, log_spec)
+        # The peak taken from the power (the log is monotone): the reduction reads the power
+        # where the matmul leaves it, and the log and clip (and a layout change) fuse in one pass.
+        peak = 10.0 * jnp.log10(jnp.maximum(amin, _per_example(jnp.max, power))) - ref_db
         log_spec = jnp.maximum(log_spec, peak - top_db)
     return log_spec
 

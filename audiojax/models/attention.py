@@ -12,6 +12,8 @@ kernels of width ``kernel_size`` and projects them with ``U``; ``location_filter
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -28,14 +30,16 @@ class AdditiveAttention(nn.Module):
     units: int
     location_filters: int = 0
     location_kernel: int = 31
+    dtype: Any = jnp.float32  # of the products; the softmax and alignments stay float32
 
     def setup(self):
-        dense = lambda name: nn.Dense(self.units, use_bias=False, name=name)  # noqa: E731
+        dense = lambda name: nn.Dense(self.units, use_bias=False, dtype=self.dtype, name=name)  # noqa: E731
         self.query, self.key = dense("query"), dense("key")
-        self.energy = nn.Dense(1, use_bias=False, name="energy")
+        self.energy = nn.Dense(1, use_bias=False, dtype=self.dtype, name="energy")
         if self.location_filters:
             self.location_conv = nn.Conv(self.location_filters, (self.location_kernel,),
-                                         padding="SAME", use_bias=False, name="location_conv")
+                                         padding="SAME", use_bias=False, dtype=self.dtype,
+                                         name="location_conv")
             self.location = dense("location")
 
     def keys(self, values: jax.Array) -> jax.Array:
@@ -60,7 +64,7 @@ class AdditiveAttention(nn.Module):
         e = keys + self.query(state)[:, None, :]
         if self.location_filters:
             e = e + self.location(self.location_conv(previous[..., None]))
-        e = self.energy(jnp.tanh(e))[..., 0]
+        e = self.energy(jnp.tanh(e))[..., 0].astype(jnp.float32)
         alpha = jax.nn.softmax(jnp.where(mask, e, -jnp.inf), axis=-1)
-        context = jnp.einsum("bt,btd->bd", alpha, values)
+        context = jnp.einsum("bt,btd->bd", alpha.astype(values.dtype), values)
         return context, alpha

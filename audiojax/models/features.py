@@ -4,6 +4,8 @@ with the true length of each example in frames, normalized per utterance, SpecAu
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -69,14 +71,15 @@ class ConvSubsampler(nn.Module):
     """
 
     channels: tuple[int, ...] = (32, 32)
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x: jax.Array, frames: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = x[..., None]
+        x = x[..., None].astype(self.dtype)
         for i, channels in enumerate(self.channels):
-            x = x * length_mask(frames, x.shape[1])[:, :, None, None]
+            x = x * length_mask(frames, x.shape[1])[:, :, None, None].astype(x.dtype)
             x = nn.relu(nn.Conv(channels, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
-                                name=f"conv_{i}")(x))
+                                dtype=self.dtype, name=f"conv_{i}")(x))
             frames = -(-frames // 2)
-        x = x * length_mask(frames, x.shape[1])[:, :, None, None]
+        x = x * length_mask(frames, x.shape[1])[:, :, None, None].astype(x.dtype)
         return x.reshape(x.shape[0], x.shape[1], -1), frames

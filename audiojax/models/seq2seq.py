@@ -22,7 +22,7 @@ decoding (``audiojax.tasks.asr.decode``) calls :meth:`Recognizer.encode` once, t
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -93,6 +93,7 @@ class Recognizer(nn.Module):
     location_filters: int = 0
     location_kernel: int = 31
     ctc_layer: int = -1
+    dtype: Any = jnp.float32  # compute (parameters stay float32; logits, alignments float32)
 
     def setup(self):
         self.features = LogMelFeatures(
@@ -100,24 +101,27 @@ class Recognizer(nn.Module):
             win_length=self.win_length, n_mels=self.n_mels, time_masks=self.time_masks,
             time_mask_width=self.time_mask_width, freq_masks=self.freq_masks,
             freq_mask_width=self.freq_mask_width)
-        self.subsampler = ConvSubsampler(tuple(self.conv_channels)) if self.conv_channels else None
+        self.subsampler = (ConvSubsampler(tuple(self.conv_channels), dtype=self.dtype)
+                           if self.conv_channels else None)
         self.encoder = RNNEncoder(self.encoder_hidden, self.encoder_layers, bidirectional=True,
-                                  reductions=self.reductions, cell=self.cell, dropout=self.dropout)
+                                  reductions=self.reductions, cell=self.cell, dropout=self.dropout,
+                                  dtype=self.dtype)
         self.attention = AdditiveAttention(self.attention_units, self.location_filters,
-                                           self.location_kernel)
-        self.embed = nn.Embed(self.vocab_size, self.embed_dim)
-        self.decoder_cell = make_cell(self.cell, self.decoder_hidden, use_bias=True)
-        self.hidden = nn.Dense(self.decoder_hidden)
-        self.output = nn.Dense(self.vocab_size)
+                                           self.location_kernel, dtype=self.dtype)
+        self.embed = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype)
+        self.decoder_cell = make_cell(self.cell, self.decoder_hidden, dtype=self.dtype, use_bias=True)
+        self.hidden = nn.Dense(self.decoder_hidden, dtype=self.dtype)
+        self.output = nn.Dense(self.vocab_size, dtype=self.dtype)
         if self.ctc_layer >= 0:
             if self.ctc_layer >= self.encoder_layers:
                 raise ValueError(f"ctc_layer: {self.ctc_layer} must be below encoder_layers "
                                  f"({self.encoder_layers})")
-            self.ctc_output = nn.Dense(self.vocab_size)
+            self.ctc_output = nn.Dense(self.vocab_size, dtype=self.dtype)
 
     def _encode(self, audio, lengths, train, augment_keys):
         """-> (:class:`Encoded`, CTC ``(logits (batch, frames, vocab), frames (batch,))`` or None)."""
         x, frames = self.features(audio, lengths, augment_keys if train else None)
+        x = x.astype(self.dtype)
         if self.subsampler is not None:
             x, frames = self.subsampler(x, frames)
         x, frames = stack_frames(x, frames, self.input_stack)
@@ -126,7 +130,7 @@ class Recognizer(nn.Module):
             ctc = None
         else:
             h, frames, (tapped, tapped_frames) = self.encoder(x, frames, train=train, tap=self.ctc_layer)
-            ctc = (self.ctc_output(tapped), tapped_frames)
+            ctc = (self.ctc_output(tapped).astype(jnp.float32), tapped_frames)
         return Encoded(h, self.attention.keys(h), length_mask(frames, h.shape[1])), ctc
 
     def encode(self, audio: jax.Array, lengths: jax.Array, *, train: bool = False,
@@ -158,7 +162,7 @@ class Recognizer(nn.Module):
         """Zero GRU state; the previous alignment starts on the first frame."""
         batch, frames = encoded.mask.shape
         first = jnp.zeros((batch, frames)).at[:, 0].set(1.0)
-        return DecoderState(jnp.zeros((batch, self.decoder_hidden)), first)
+        return DecoderState(jnp.zeros((batch, self.decoder_hidden), self.dtype), first)
 
     def decode_step(self, carry: DecoderState, tokens: jax.Array, encoded: Encoded
                     ) -> tuple[DecoderState, jax.Array]:
@@ -168,7 +172,7 @@ class Recognizer(nn.Module):
                                         carry.alignment)
         state, _ = self.decoder_cell(carry.state, jnp.concatenate([self.embed(tokens), context], -1))
         logits = self.output(jnp.tanh(self.hidden(jnp.concatenate([state, context], -1))))
-        return DecoderState(state, alpha), logits
+        return DecoderState(state, alpha), logits.astype(jnp.float32)
 
     def __call__(self, audio: jax.Array, lengths: jax.Array, targets: jax.Array, *,
                  train: bool = False, augment_keys: jax.Array | None = None,

@@ -21,6 +21,7 @@ from audiojax.train.state import OPTIMIZERS, SCHEDULES
 CONFIG_VERSION = 2  # 1: eval_split / eval_every_steps and an unprefixed best_metric
 COMPUTE_DTYPES = ("float32", "bfloat16")
 PARALLEL = ("jit", "pmap")
+DATA_CACHES = ("none", "decoded", "device")
 
 
 def trainer_config() -> ml_collections.ConfigDict:
@@ -45,6 +46,11 @@ def trainer_config() -> ml_collections.ConfigDict:
     c.data.train_seconds = 0.0       # > 0: training crops this long (random windows; buckets
                                      # below it), evaluation still up to max_seconds
     c.data.num_workers = 2           # grain worker processes for the training loader
+    c.data.cache = "none"            # "decoded": read int16 records decoded once (built on first
+                                     # use, audiojax.data.decoded) instead of decoding files;
+                                     # "device": the training split on the devices as well
+                                     # (audiojax.data.device_cache; the host only draws indices)
+    c.data.cache_bytes = 4 << 30     # the most a device holds of the training split's waveforms
     c.data.on_bad = "error"          # or "skip": skip bad examples and report them at the end
     c.data.center = "none"           # or "energy": centre each window on its speech
                                      # (audiojax.data.placement; train, evaluate and predict)
@@ -195,13 +201,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{key}: unknown {config[key]!r}; use {', '.join(allowed)}")
     if config.data.on_bad not in ("error", "skip"):
         raise ValueError(f"config.data.on_bad: {config.data.on_bad!r}; use 'error' or 'skip'")
+    if config.data.cache not in DATA_CACHES:
+        raise ValueError(f"config.data.cache: {config.data.cache!r}; use {', '.join(DATA_CACHES)}")
     if config.data.center not in ("none", "energy"):
         raise ValueError(f"config.data.center: {config.data.center!r}; use 'none' or 'energy'")
     positive = {"batch_size": config.batch_size, "grad_accum_steps": config.grad_accum_steps,
                 "log_every_steps": config.log_every_steps,
                 "checkpoint_every_steps": config.checkpoint_every_steps,
                 "keep_checkpoints": config.keep_checkpoints, "num_epochs": config.num_epochs,
-                "data.sample_rate": config.data.sample_rate, "data.max_seconds": config.data.max_seconds}
+                "data.sample_rate": config.data.sample_rate, "data.max_seconds": config.data.max_seconds,
+                "data.cache_bytes": config.data.cache_bytes}
     for key, value in positive.items():
         if not value > 0:
             raise ValueError(f"config.{key}={value}: must be positive")

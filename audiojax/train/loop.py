@@ -45,6 +45,11 @@ from audiojax.train.step import make_train_step
 SIGNAL_AT_STEP = "AUDIOJAX_TEST_SIGNAL_AT_STEP"
 
 
+# data.* keys that change how batches reach the step, never which batches: a run may resume
+# with others (more workers, the split on the devices), its saved config.json unchanged.
+RESUME_MAY_CHANGE = ("num_workers", "cache", "cache_bytes")
+
+
 class NonFiniteLossError(FloatingPointError):
     """Raised when a step or an evaluation is NaN/Inf; names the step and the checkpoint kept."""
 
@@ -64,6 +69,9 @@ def _check_config(config: ml_collections.ConfigDict, workdir: Path, has_checkpoi
     if path.exists() and has_checkpoint:
         old = json.loads(json.dumps(read_run_config(workdir).to_dict()))
         new = json.loads(json.dumps(config.to_dict()))
+        for keys in (old, new):  # how input is fed, not what it is: may change on resume
+            for key in RESUME_MAY_CHANGE:
+                keys["data"].pop(key, None)
         # `experiment` is where the config came from (spelled any way), not what it says.
         changed = sorted(k for k in old.keys() | new.keys()
                          if k != "experiment" and old.get(k) != new.get(k))
@@ -192,10 +200,12 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
 
     placed = parallel.put_state(state)
     train_step = parallel.compile_train_step(make_train_step(
-        task, tx, schedule, accumulate=config.grad_accum_steps, ema_decay=config.ema_decay))
+        task, tx, schedule, accumulate=config.grad_accum_steps, ema_decay=config.ema_decay),
+        cache=train_loader.device_cache)
     last: dict[str, dict] = {}
     pending: list = []  # train metrics (on device) since the last log
     window_start, window_steps, window_units = time.perf_counter(), 0, {}
+    window_wait = 0.0  # seconds the loop waited for batches (the loader behind the step)
 
     def stop(step: int, what: str) -> None:
         checkpoints.wait()
@@ -214,8 +224,11 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
                    disable=jax.process_index() != 0)
     try:
         for step in range(start + 1, num_steps + 1):
+            waited = time.perf_counter()
             batch = next(train_iter)
-            placed, metrics = train_step(placed, parallel.put_batch(numeric(batch)))
+            on_device = parallel.put_batch(numeric(batch))
+            window_wait += time.perf_counter() - waited
+            placed, metrics = train_step(placed, on_device)
             checkpoints.check_saves()  # a failed background save stops the run now
             # The previous step has finished by now: checking it costs no pipelining, and a
             # non-finite step (which the step itself refused to apply) stops the run at once.
@@ -237,12 +250,15 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
                 elapsed = max(time.perf_counter() - window_start, 1e-9)
                 # Units count this process's share (e.g. true audio lengths, not padding).
                 means["examples_per_second"] = window_steps * config.batch_size / elapsed
+                # The step runs ahead asynchronously: time here is time the devices waited.
+                means["input_wait_fraction"] = window_wait / elapsed
                 for unit, amount in window_units.items():
                     means[f"{unit}_per_second"] = amount * jax.process_count() / elapsed
                 log.write(step, "train", means)
                 bar.set_postfix(loss=f"{means['loss']:.4f}", ex_s=f"{means['examples_per_second']:.0f}",
                                 refresh=False)
                 window_start, window_steps, window_units = time.perf_counter(), 0, {}
+                window_wait = 0.0
             bar.update(1)
             ranked = {}
             for e in due:

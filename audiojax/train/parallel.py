@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-import flax.jax_utils
 import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
@@ -77,7 +76,19 @@ class DataParallel:
         """Host or single-device state -> the layout the compiled step expects."""
         if self.mode == "jit":
             return jax.device_put(state, self.replicated)
-        return flax.jax_utils.replicate(state)
+        return self.replicate_local(state)
+
+    def replicate_local(self, tree: Any) -> Any:
+        """A copy per local device, stacked on a leading axis, laid out as pmap lays out its
+        outputs (flax's ``replicate`` uses another mesh, so the step compiled twice: once for
+        the state put, once for the state it returned)."""
+        n = self.num_local_devices
+        sharding = NamedSharding(jax.sharding.Mesh(np.array(jax.local_devices()), (AXIS,),
+                                                   axis_types=(jax.sharding.AxisType.Auto,)),
+                                 P(AXIS))
+        return jax.tree.map(lambda x: jax.device_put(np.broadcast_to(np.asarray(x)[None],
+                                                                     (n,) + np.shape(x)), sharding),
+                            tree)
 
     def get_state(self, state: Any) -> Any:
         """The state as one copy (pmap keeps one per device; they are identical)."""
@@ -95,15 +106,32 @@ class DataParallel:
         return {k: np.asarray(v).reshape((n, -1) + np.shape(v)[1:]) for k, v in batch.items()}
 
     # -- compiled functions ------------------------------------------------------------
-    def compile_train_step(self, step: Callable) -> Callable:
-        """``step(state, batch, axis_name) -> (state, metrics)`` compiled for this mode."""
+    def compile_train_step(self, step: Callable, cache=None) -> Callable:
+        """``step(state, batch, axis_name) -> (state, metrics)`` compiled for this mode.
+
+        With ``cache`` (a :class:`~audiojax.data.device_cache.DeviceCache`), its arrays are
+        placed on every device once and batches name windows of them: the compiled step cuts
+        them out (``cache.materialize``) before ``step`` sees the batch."""
+        if cache is None:
+            def run(s, b, axis):
+                return step(s, b, axis)
+        else:
+            def run(s, b, axis, arrays):
+                return step(s, cache.materialize(arrays, b), axis)
         if self.mode == "jit":
-            fn = jax.jit(lambda s, b: step(s, b, None),
-                         in_shardings=(self.replicated, self.batch_sharding),
+            fn = jax.jit(lambda s, b, *a: run(s, b, None, *a),
+                         in_shardings=(self.replicated, self.batch_sharding)
+                         + ((self.replicated,) if cache is not None else ()),
                          out_shardings=(self.replicated, self.replicated), donate_argnums=0)
-            return fn
-        fn = jax.pmap(lambda s, b: step(s, b, AXIS), axis_name=AXIS, donate_argnums=0)
-        return lambda s, b: _first_metrics(fn(s, b))
+            if cache is None:
+                return fn
+            arrays = jax.device_put(cache.arrays, self.replicated)
+            return lambda s, b: fn(s, b, arrays)
+        fn = jax.pmap(lambda s, b, *a: run(s, b, AXIS, *a), axis_name=AXIS, donate_argnums=0)
+        if cache is None:
+            return lambda s, b: _first_metrics(fn(s, b))
+        arrays = self.replicate_local(cache.arrays)
+        return lambda s, b: _first_metrics(fn(s, b, arrays))
 
     def compile_eval_step(self, step: Callable) -> Callable:
         """``step(variables, batch, axis_name) -> sums`` (summed over the global batch)."""
