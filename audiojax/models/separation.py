@@ -31,10 +31,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from audiojax.frontends import istft, stft
+from audiojax.frontends.spectral import fft_window, stft_frames
 from audiojax.masking import length_mask, masked_mean
-from audiojax.models.rnn import RNNEncoder
+from audiojax.models.rnn import ArticleGRUCell, RNNEncoder
 
 _MASKS = {"sigmoid": nn.sigmoid, "relu": nn.relu}
 
@@ -139,6 +141,76 @@ class MaskEstimator(nn.Module):
         m = jnp.transpose(m, (0, 2, 3, 1))                    # (batch, sources, freq, frames)
         y = istft(m * X[:, None], **spec, length=x.shape[-1])  # (batch, sources, padded)
         return _finish(y[..., shift:shift + samples], lengths)
+
+    # -- streaming (causal only): the same output, chunk by chunk with carried state ------------
+    @property
+    def stream_delay(self) -> int:
+        """Samples by which :meth:`step`'s output lags its input: a window less a hop."""
+        return self.n_fft - self.hop_length
+
+    @nn.nowrap
+    def initial_state(self, batch: int) -> dict:
+        """The state before the first sample: the last ``n_fft - hop`` input samples (zeros),
+        the running sum and count of the features, each GRU layer's state, and the overlap-add
+        tail of ``n_fft - hop`` samples per source."""
+        freq, kept = 1 + self.n_fft // 2, self.n_fft - self.hop_length
+        return {"samples": jnp.zeros((batch, kept), jnp.float32),
+                "sum": jnp.zeros((batch, freq), jnp.float32),
+                "count": jnp.zeros((), jnp.float32),
+                "rnn": tuple(jnp.zeros((batch, self.hidden), self.dtype) for _ in range(self.layers)),
+                "overlap": jnp.zeros((batch, self.num_sources, kept), jnp.float32)}
+
+    def step(self, chunk: jax.Array, state: dict) -> tuple[jax.Array, dict]:
+        """``chunk (batch, K * hop_length)`` samples -> ``(out (batch, num_sources, K *
+        hop_length), state)``, for a causal model: ``out`` continues the output stream, which
+        is the whole-signal output delayed by :attr:`stream_delay` samples (the first that many
+        precede the signal). Fed a signal and then ``stream_delay`` zeros, the stream is
+        :meth:`__call__`'s output on that signal (tests/test_separation_models.py)."""
+        n_fft, hop = self.n_fft, self.hop_length
+        if not self.causal or self.cell != "article":
+            raise ValueError("step: streaming needs causal=True and the article's cell")
+        if chunk.shape[-1] % hop:
+            raise ValueError(f"step: chunks of whole hops ({hop} samples), got {chunk.shape[-1]}")
+        batch, frames = chunk.shape[0], chunk.shape[-1] // hop
+        params = self.variables["params"]
+        joined = jnp.concatenate([state["samples"], chunk.astype(jnp.float32)], axis=-1)
+        X = stft_frames(joined, n_fft, hop, n_fft, self.window, False, "constant")  # (B, K, freq)
+        f = jnp.log1p(jnp.abs(X))
+        total = state["sum"][:, None, :] + jnp.cumsum(f, axis=1)
+        count = state["count"] + jnp.arange(1, frames + 1, dtype=jnp.float32)
+        f = f - total / count[None, :, None]
+        # Layers applied with their parameters by hand (parent=None: not submodules of this
+        # bound module), so the step reads the very parameters __call__ trained.
+        dense = lambda n, name, x: nn.Dense(n, dtype=self.dtype, parent=None).apply(  # noqa: E731
+            {"params": params[name]}, x)
+        h = dense(self.hidden, "input", f.astype(self.dtype))
+        layers = []
+        for i in range(self.layers):
+            h, s = ArticleGRUCell(self.hidden, use_bias=True, dtype=self.dtype, parent=None).apply(
+                {"params": params["rnn"][f"forward_cell_{i}"]}, h, state["rnn"][i], frames,
+                method=ArticleGRUCell.stream)
+            layers.append(s)
+        m = _mask_fn(self.mask)(dense(self.num_sources * X.shape[-1], "mask_out", h)
+                                .astype(jnp.float32))
+        m = m.reshape(batch, frames, self.num_sources, X.shape[-1])
+        win = jnp.asarray(fft_window(self.window, n_fft, n_fft), jnp.float32)
+        y = jnp.fft.irfft(m * X[:, :, None], n=n_fft, axis=-1) * win   # (B, K, S, n_fft)
+        index = hop * np.arange(frames)[:, None] + np.arange(n_fft)
+        ola = jnp.zeros((batch, self.num_sources, (frames - 1) * hop + n_fft), jnp.float32)
+        ola = ola.at[..., index].add(jnp.transpose(y, (0, 2, 1, 3)))
+        ola = ola.at[..., :n_fft - hop].add(state["overlap"])
+        out = ola[..., :frames * hop] * jnp.asarray(np.tile(self._inverse_wss(), frames))
+        return out, {"samples": joined[:, frames * hop:], "sum": total[:, -1], "count": count[-1],
+                     "rnn": tuple(layers), "overlap": ola[..., frames * hop:]}
+
+    @nn.nowrap
+    def _inverse_wss(self) -> np.ndarray:
+        """``1 / sum of squared windows`` over one hop of a stream (every sample of the signal
+        is covered by all the frames that can cover it), as :func:`istft` divides."""
+        win2 = fft_window(self.window, self.n_fft, self.n_fft) ** 2
+        wss = np.array([win2[r::self.hop_length].sum() for r in range(self.hop_length)])
+        usable = wss > np.finfo(np.float32).tiny
+        return np.where(usable, 1.0 / np.where(usable, wss, 1.0), 1.0).astype(np.float32)
 
 
 class _Norm(nn.Module):

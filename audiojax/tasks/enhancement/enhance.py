@@ -2,9 +2,12 @@
 input file (one per source for separation), at the input's rate and length.
 
 Inputs of any length, rate and channel count: mixed down and resampled to the run's rate, run
-through the model whole up to ``enhance.segment_seconds`` and in half-overlapping segments
-beyond (cross-faded with a periodic Hann window, whose overlapping halves sum to one), and
-resampled back. With several sources, each segment's are put in the order that best matches
+through the model, and resampled back. A causal model with a step mode (the causal
+:class:`~audiojax.models.separation.MaskEstimator`) streams the input in chunks of
+:data:`STREAM_SECONDS` with its state carried, which gives exactly what the whole input at once
+gives, at any length, in constant memory. Other models take the input whole up to
+``enhance.segment_seconds`` and in half-overlapping segments beyond (cross-faded with a
+periodic Hann window, whose overlapping halves sum to one). With several sources, each segment's are put in the order that best matches
 the segment before over their overlap. ``OUT/NAME.wav`` for one source, ``OUT/NAME_s1.wav``,
 ``OUT/NAME_s2.wav``, ... for several. Two inputs of one name would
 write the same file: refused before anything is written.
@@ -22,6 +25,8 @@ from audiojax.tasks.commands import add_run_arguments, overrides_from
 
 # Lengths are padded up to a multiple of this (seconds), so that few shapes are compiled.
 PAD_SECONDS = 1.0
+# A streaming model's chunk (rounded to whole hops): one compiled shape for inputs of any length.
+STREAM_SECONDS = 1.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,9 +72,14 @@ def run(args: argparse.Namespace, runs) -> int:
 
 def processor(run):
     """``process(y (samples,)) -> (num_sources, samples)``: the run's model over a waveform at
-    its rate, whole or in cross-faded half-overlapping segments (``enhance.segment_seconds``)."""
+    its rate: streamed (a causal model with a step mode), or whole or in cross-faded
+    half-overlapping segments (``enhance.segment_seconds``)."""
     import jax  # noqa: PLC0415
 
+    model = getattr(run.task, "model", None)
+    if getattr(model, "causal", False) and getattr(model, "cell", None) == "article" \
+            and hasattr(model, "step"):
+        return streamer(run, model)
     sr = run.config.data.sample_rate
     segment = int(run.config.enhance.segment_seconds * sr)
     pad = int(PAD_SECONDS * sr)
@@ -105,6 +115,30 @@ def processor(run):
             out[:, start:start + segment] += w * est
             weight[start:start + segment] += w
         return (out / weight).astype(np.float32)
+
+    return process
+
+
+def streamer(run, model):
+    """``process(y (samples,)) -> (num_sources, samples)`` through ``model.step``, chunk by
+    chunk, then ``model.stream_delay`` zeros to flush what the last samples need; the output
+    stream, delayed by that much, trimmed back to the input."""
+    import jax  # noqa: PLC0415
+
+    hop = model.hop_length
+    chunk = max(1, round(STREAM_SECONDS * run.config.data.sample_rate / hop)) * hop
+    step = jax.jit(lambda variables, x, state: model.apply(variables, x, state,
+                                                            method=type(model).step))
+
+    def process(y):
+        delay = model.stream_delay
+        x = np.zeros(-(-(y.size + delay) // chunk) * chunk, np.float32)
+        x[:y.size] = y
+        state, out = model.initial_state(1), []
+        for start in range(0, x.size, chunk):
+            est, state = step(run.variables, x[None, start:start + chunk], state)
+            out.append(np.asarray(est[0]))
+        return np.concatenate(out, axis=-1)[:, delay:delay + y.size]
 
     return process
 
