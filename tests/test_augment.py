@@ -142,7 +142,8 @@ def test_augment_waveforms_is_per_example_and_keeps_padding():
     lengths = jnp.array([800, 500, 300, 650])
     x = x * (jnp.arange(800)[None, :] < lengths[:, None])
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(0), i))(jnp.arange(4))
-    kw = dict(gain_db=6.0, max_shift=40, noise_prob=0.5, snr_db=(10.0, 20.0))
+    kw = dict(gain_db=6.0, max_shift=40, noise_prob=0.5, snr_db=(10.0, 20.0), eq_prob=0.5,
+              eq_db=12.0)
     out, out_lengths = jax.jit(lambda k, a, n: augment_waveforms(k, a, n, **kw))(keys, x, lengths)
     np.testing.assert_array_equal(out_lengths, lengths)
     for i, n in enumerate(np.asarray(lengths)):
@@ -232,6 +233,37 @@ def test_room_augmentation_draws_rooms_of_the_bank_per_example():
     np.testing.assert_array_equal(dry, x)
     with pytest.raises(ValueError, match="bank of rooms"):
         augment_waveforms(keys, x, lengths, room_prob=0.5)
+
+
+def test_equalize_scales_each_frequency_by_its_gain_and_keeps_power():
+    """Tones at 100 Hz, 1 kHz and 5 kHz through a random equalizer: each comes out scaled by
+    the gain its frequency gets on the line between the bands (dB over log-frequency, measured
+    by least squares in the middle of the clip), relative to the others; the clip's power is
+    the dry power; flat gains give the input back; padding stays zero."""
+    from audiojax.data.augment import equalize
+
+    sr, size, lengths = 16000, 4000, np.array([4000, 3000, 0])
+    t = np.arange(size) / sr
+    freqs = np.array([100.0, 1000.0, 5000.0])
+    x = sum(np.sin(2 * np.pi * f * t + k) for k, f in enumerate(freqs)).astype(np.float32)
+    x = np.stack([x, x, x]) * (np.arange(size) < lengths[:, None])
+    gains = np.random.default_rng(2).uniform(-12, 12, (3, 6)).astype(np.float32)
+    out = np.asarray(jax.jit(equalize, static_argnums=3)(jnp.asarray(x), jnp.asarray(lengths),
+                                                         jnp.asarray(gains), sr))
+    bands = np.geomspace(50.0, sr / 2, 6)
+    for i, n in enumerate(lengths[:2]):
+        expected = 10 ** (np.interp(np.log(freqs), np.log(bands), gains[i]) / 20)
+        mid = slice(n // 2 - 800, n // 2 + 800)  # away from the ends (the filter is zero-phase)
+        basis = np.concatenate([np.sin(2 * np.pi * freqs * t[mid, None]),
+                                np.cos(2 * np.pi * freqs * t[mid, None])], axis=1)
+        coef = np.linalg.lstsq(basis, out[i, mid].astype(np.float64), rcond=None)[0]
+        amplitude = np.hypot(coef[:3], coef[3:])
+        np.testing.assert_allclose(amplitude / amplitude[1], expected / expected[1], rtol=0.02)
+        np.testing.assert_allclose(np.sum(out[i, :n] ** 2), np.sum(x[i, :n] ** 2), rtol=1e-4)
+        assert not out[i, n:].any()
+    assert not out[2].any()
+    flat = np.asarray(equalize(jnp.asarray(x), jnp.asarray(lengths), jnp.zeros((3, 6)), sr))
+    np.testing.assert_allclose(flat, x, atol=1e-5)
 
 
 def test_check_augment_names_the_option():

@@ -93,6 +93,26 @@ def test_splits_fonts_and_deterministic_rendering(tmp_path):
     assert _digest(root) == _digest(again) != _digest(other)
 
 
+def test_a_clip_is_the_same_whatever_was_rendered_before(tmp_path):
+    """A clip rendered first by a fresh synthesizer, and again after clips of other programs,
+    pitches, velocities and lengths (voices reused, blocks part-filled): the same samples."""
+    test, *_ = _fonts(tmp_path)
+    clip = ({0: 24}, [{"pitch": 64, "velocity": 90, "onset_s": 0.013, "hold_s": 0.4},
+                      {"pitch": 67, "velocity": 70, "onset_s": 0.2, "hold_s": 0.3}])
+    fresh = I.Renderer()
+    first = fresh.render(test.path, *clip, 0.7)
+    fresh.close()
+    used = I.Renderer()
+    for program, pitch, velocity, seconds in ((0, 48, 127, 0.33), (33, 40, 41, 1.01),
+                                              (25, 72, 100, 0.051)):
+        used.render(test.path, {0: program}, [{"pitch": pitch, "velocity": velocity,
+                                               "onset_s": 0.0, "hold_s": seconds / 2}], seconds)
+    again = used.render(test.path, *clip, 0.7)
+    used.close()
+    assert np.abs(first).max() > 0.01 and first.size == again.size == int(0.7 * 16000)
+    np.testing.assert_array_equal(first, again)
+
+
 def test_missing_fonts_and_shared_samples_are_refused(tmp_path):
     test, train, copy, absent = _fonts(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"absent.sf2: the held-out test font is not "

@@ -26,7 +26,7 @@ def example_index(batch_size_here: int, axis_name: str | None) -> jax.Array:
     offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * batch_size_here
     return offset + jnp.arange(batch_size_here)
 
-__all__ = ["augment_waveforms", "change_speed", "example_index", "mix_noise", "random_gain",
+__all__ = ["augment_waveforms", "change_speed", "equalize", "example_index", "mix_noise", "random_gain",
            "random_time_shift", "reverberate", "spec_augment", "spec_augment_masks",
            "spec_augment_per_example", "snr_db", "time_shift"]
 
@@ -229,11 +229,36 @@ def reverberate(x: jax.Array, lengths: jax.Array, responses: jax.Array,
     return wet * jnp.where(wet_power > 0, scale, 0.0)[:, None]
 
 
+def equalize(x: jax.Array, lengths: jax.Array, gains_db: jax.Array, sample_rate: int,
+             fmin: float = 50.0) -> jax.Array:
+    """Each example through its own equalizer: ``gains_db (batch, bands)`` are gains at
+    ``bands`` frequencies log-spaced from ``fmin`` to Nyquist, joined by straight lines in dB
+    over log-frequency (flat below ``fmin``); applied to the spectrum of the whole example (one
+    FFT of a power-of-two size >= 2 * samples, so nothing wraps around), cut to the true length.
+
+    The output keeps each example's power over its true length: an equalizer changes the
+    timbre (a font's or a microphone's colouring), not the level. ``x``: ``(batch, samples)``.
+    """
+    size = x.shape[1]
+    n = 1 << (2 * size - 1).bit_length()
+    freqs = jnp.fft.rfftfreq(n, 1.0 / sample_rate)
+    bands = jnp.geomspace(fmin, sample_rate / 2, gains_db.shape[1])
+    where = jnp.log(jnp.maximum(freqs, fmin))
+    curve = jax.vmap(lambda g: jnp.interp(where, jnp.log(bands), g))(gains_db)  # (batch, bins)
+    m = length_mask(lengths, size).astype(x.dtype)
+    y = jnp.fft.irfft(jnp.fft.rfft(x * m, n) * 10.0 ** (curve / 20.0), n)[:, :size].astype(x.dtype)
+    y = y * m
+    dry, wet = jnp.sum((x * m) ** 2, axis=1), jnp.sum(y ** 2, axis=1)
+    return y * jnp.where(wet > 0, jnp.sqrt(dry / jnp.where(wet > 0, wet, 1.0)), 0.0)[:, None]
+
+
 def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain_db: float = 0.0,
                       max_shift: int = 0, noise_prob: float = 0.0,
                       snr_db: tuple[float, float] = (5.0, 30.0),
                       speed: tuple[float, float] | None = None, room_prob: float = 0.0,
                       rooms: jax.Array | None = None, room_delay: int = 0,
+                      eq_prob: float = 0.0, eq_db: float = 0.0, eq_bands: int = 8,
+                      sample_rate: int = 16000,
                       ) -> tuple[jax.Array, jax.Array]:
     """The training-time waveform augmentation of a batch, one PRNG key per example.
 
@@ -242,7 +267,9 @@ def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain
     a factor uniform in ``speed`` (:func:`change_speed`; None: none), with probability
     ``room_prob`` a room drawn uniformly from the bank ``rooms (count, taps)`` (impulse
     responses with the direct path at tap ``room_delay``; :func:`reverberate`), random gain in
-    ``[-gain_db, gain_db]`` dB, time shift of up to ``max_shift`` samples within the true
+    ``[-gain_db, gain_db]`` dB, with probability ``eq_prob`` an equalizer of ``eq_bands``
+    gains uniform in ``[-eq_db, eq_db]`` dB (:func:`equalize`; ``sample_rate`` places its
+    bands), time shift of up to ``max_shift`` samples within the true
     length, and with probability ``noise_prob`` white noise at an SNR uniform in ``snr_db``
     (noise reaches the microphone directly, so it comes after the room).
     ``x``: ``(batch, samples)``; returns ``(x, lengths)``, lengths changed only by the speed
@@ -262,6 +289,11 @@ def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain
             room = rooms[jax.random.randint(k_room, (), 0, rooms.shape[0])][None]
             y = jnp.where(jax.random.uniform(k_in_room) < room_prob,
                           reverberate(y, length, room, room_delay), y)
+        if eq_prob:
+            k_gains, k_eq = jax.random.split(jax.random.fold_in(key, 11))
+            gains = jax.random.uniform(k_gains, (1, eq_bands), minval=-eq_db, maxval=eq_db)
+            y = jnp.where(jax.random.uniform(k_eq) < eq_prob,
+                          equalize(y, length, gains, sample_rate), y)
         if gain_db:
             y = random_gain(k_gain, y, -gain_db, gain_db)
         if max_shift:

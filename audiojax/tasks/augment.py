@@ -30,19 +30,25 @@ def augment_defaults() -> ml_collections.ConfigDict:
     c.rooms = 256              # ... a bank of this many shoebox rooms (seeded by config.seed)
     c.rt60 = (0.15, 0.9)       # reverberation time range of the bank's rooms, seconds
     c.room_seconds = 0.5       # each response cut to this long (a 10 ms fade at the end)
+    c.eq_prob = 0.0            # share of examples through a random equalizer: ...
+    c.eq_db = 12.0             # ... gains uniform in [-eq_db, eq_db] dB at ...
+    c.eq_bands = 8             # ... this many log-spaced frequencies, 50 Hz to Nyquist
     return c
 
 
 def check_augment(config: ml_collections.ConfigDict) -> None:
     """Raises ``ValueError`` naming the option for a ``config.augment`` out of range."""
     cfg = config.augment
-    for name in ("noise_prob", "room_prob"):
+    for name in ("noise_prob", "room_prob", "eq_prob"):
         if not 0.0 <= cfg[name] <= 1.0:
             raise ValueError(f"config.augment.{name}={cfg[name]}: a probability in [0, 1]")
     if cfg.room_prob and (cfg.rooms < 1 or cfg.room_seconds <= 0
                           or not 0 < cfg.rt60[0] <= cfg.rt60[1]):
         raise ValueError(f"config.augment: rooms={cfg.rooms} >= 1, room_seconds="
                          f"{cfg.room_seconds} > 0 and 0 < rt60[0] <= rt60[1] (rt60={cfg.rt60})")
+    if cfg.eq_prob and (cfg.eq_bands < 2 or cfg.eq_db < 0):
+        raise ValueError(f"config.augment: eq_bands={cfg.eq_bands} >= 2 and eq_db={cfg.eq_db} "
+                         f">= 0")
 
 
 @functools.lru_cache(maxsize=4)
@@ -77,7 +83,7 @@ def augment_batch(config: ml_collections.ConfigDict, rng: jax.Array, audio: jax.
     keys = jax.vmap(lambda i: jax.random.fold_in(rng, i))(example_index(audio.shape[0], axis_name))
     speed = tuple(cfg.speed)
     if not (cfg.gain_db or cfg.max_shift_seconds or cfg.noise_prob or cfg.room_prob
-            or speed != (1.0, 1.0)):
+            or cfg.eq_prob or speed != (1.0, 1.0)):
         return audio, lengths, keys
     rooms = None
     if cfg.room_prob:
@@ -88,5 +94,6 @@ def augment_batch(config: ml_collections.ConfigDict, rng: jax.Array, audio: jax.
         max_shift=int(cfg.max_shift_seconds * config.data.sample_rate),
         noise_prob=cfg.noise_prob, snr_db=tuple(cfg.snr_db),
         speed=None if speed == (1.0, 1.0) else speed, room_prob=cfg.room_prob, rooms=rooms,
-        room_delay=ROOM_DELAY)
+        room_delay=ROOM_DELAY, eq_prob=cfg.eq_prob, eq_db=cfg.eq_db, eq_bands=cfg.eq_bands,
+        sample_rate=config.data.sample_rate)
     return audio, lengths, keys

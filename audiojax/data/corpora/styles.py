@@ -31,7 +31,7 @@ from audiojax.data.corpora.sound_events import build_facts
 
 SAMPLE_RATE = I.SAMPLE_RATE
 EXCERPT_SECONDS = 10.0
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: clips independent of the ones rendered before (instruments.Renderer)
 # style: (folder of music21's corpus, file pattern)
 SOURCES = {"chorale": ("bach", "bwv*.mxl"), "renaissance": ("palestrina", "*.krn"),
            "reel": ("ryansMammoth", "*Reel.abc"), "jig": ("ryansMammoth", "*Jig.abc"),
