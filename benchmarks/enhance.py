@@ -2,13 +2,13 @@
 enhancement and separation experiment's model, non-causal and causal (randomly initialized:
 speed does not depend on the weights), beside the same input's STFT and inverse STFT by
 librosa (the fixed cost of any STFT-domain enhancer on the host). The input is ``--seconds``
-of noise run through the command's own processor (whole up to ``enhance.segment_seconds``,
-in cross-faded segments beyond); medians of ``--repeats`` calls after compilation.
+of noise run through the command's own processor (causal models streamed in 1 s chunks with
+their state carried; the others whole up to ``enhance.segment_seconds``, in cross-faded
+segments beyond); medians of ``--repeats`` calls after compilation.
 
-Also, for the causal models: the algorithmic latency (one analysis window: output sample
-``n`` waits for input up to the end of its window) and the compute per hop (the processor's
-time over the input's hops: what a streaming step would have to beat, amortized over a
-whole input rather than measured one hop at a time).
+Also, for the causal models: the algorithmic latency (one window less a hop: ``step``'s
+output lags its input by that much) and the time of one ``step`` call on one hop of input,
+what a live stream pays per hop (median of 200 calls).
 
     python benchmarks/enhance.py [--seconds 20] [--repeats 5] [--variants small full]
 """
@@ -47,11 +47,19 @@ class _Run:
         self.variables = self.task.init(jax.random.PRNGKey(0), example)
 
 
-def _window_and_hop(model) -> tuple[int, int]:
-    """Samples: the synthesis window and hop of an enhancement model's config."""
-    if "n_fft" in model:
-        return model.n_fft, model.hop_length
-    return model.L, model.L // 2
+def hop_step_seconds(run, calls: int = 200) -> float:
+    """Median seconds of one compiled ``step`` on one hop of input (state carried)."""
+    model = run.task.model
+    step = jax.jit(lambda v, c, s: model.apply(v, c, s, method=type(model).step))
+    chunk = jnp.zeros((1, model.hop_length), jnp.float32)
+    state = model.initial_state(1)
+    times = []
+    for _ in range(calls + 5):
+        start = time.perf_counter()
+        out, state = step(run.variables, chunk, state)
+        jax.block_until_ready(out)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[5:])
 
 
 def median_time(fn, repeats: int) -> float:
@@ -93,9 +101,9 @@ def main() -> None:
                     return librosa.istft(X, hop_length=n_fft // 4, length=y.size)
 
                 ref_t = median_time(reference, args.repeats)
-                window, hop = _window_and_hop(config.model)
-                latency = f"{1000 * window / sr:.1f}" if causal else "-"
-                per_hop = f"{1000 * model_t / (y.size / hop):.3f}" if causal else "-"
+                model = run.task.model
+                latency = f"{1000 * model.stream_delay / sr:.1f}" if causal else "-"
+                per_hop = f"{1000 * hop_step_seconds(run):.3f}" if causal else "-"
                 print(f"{name:<20} {variant:<7} {str(causal):<6} {params:>9,} "
                       f"{args.seconds / model_t:>11.1f} {args.seconds / ref_t:>21.1f} "
                       f"{model_t / ref_t:>6.1f} {latency:>10} {per_hop:>10}")

@@ -159,16 +159,18 @@ def test_a_tiny_model_overfits_a_handful_of_mixtures(tmp_path, fast_compilation)
     assert result["count"] == 4 and result["si_sdri"] > 10.0, result["si_sdri"]
 
 
-def test_enhance_streams_a_causal_model_to_what_the_whole_input_gives(fast_compilation):
-    """A causal mask model enhances an input longer than a segment chunk by chunk with its
-    state carried (cumulative feature mean, GRU, overlap-add): the same samples as the model
-    over the whole input at once, where the cross-faded segments would differ."""
+@pytest.mark.parametrize("experiment", ["enhance_mask_gru.py", "enhance_convtasnet.py"])
+def test_enhance_streams_a_causal_model_to_what_the_whole_input_gives(experiment,
+                                                                     fast_compilation):
+    """A causal model enhances an input longer than a segment chunk by chunk with its state
+    carried: the same samples as the model over the whole input at once, where the
+    cross-faded segments would differ."""
     import jax
 
     from audiojax.tasks import task_class
     from audiojax.tasks.enhancement.enhance import processor
 
-    config = load_config(str(ROOT / "experiments/enhance_mask_gru.py") + ":tiny",
+    config = load_config(str(ROOT / "experiments" / experiment) + ":tiny",
                          ["model.causal=True", "enhance.segment_seconds=1.0"])
     task = task_class(config.task)(config, task_class(config.task).labels_for(config))
     y = (0.1 * np.random.default_rng(0).standard_normal(int(2.6 * 16000))).astype(np.float32)

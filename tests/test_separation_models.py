@@ -150,19 +150,19 @@ def test_jitted_training_forward_runs(name):
     assert y.shape == (2, 2, 256) and bool(jnp.isfinite(y).all())
 
 
+@pytest.mark.parametrize("name", sorted(TINY))
 @pytest.mark.parametrize("num_sources", [1, 2])
-def test_causal_mask_estimator_streams_what_it_computes_whole(num_sources):
-    """The causal MaskEstimator's step mode, fed chunks of 1, 3 and 8 hops through a jit
-    boundary with its state carried, then its delay in zeros: the whole-signal output (cumulative
-    feature mean, GRU state and overlap-add tail carried across chunks)."""
-    from audiojax.models.separation import MaskEstimator
-
-    model, variables, apply = _model("mask_estimator", num_sources, causal=True)
+def test_causal_models_stream_what_they_compute_whole(name, num_sources):
+    """A causal model's step mode, fed chunks of 1, 3 and 8 hops through a jit boundary with
+    its state carried, then its delay in zeros: the whole-signal output (the mask estimator's
+    cumulative feature mean, GRU states and overlap-add tail; Conv-TasNet's cumulative layer
+    norms, dilated convolutions' past frames and decoder tail, carried across chunks)."""
+    model, variables, apply = _model(name, num_sources, causal=True)
     x = _signal(2, samples=1000, seed=3)
     whole = np.asarray(apply(variables, x, np.array([1000, 1000], np.int32)))
-    step = jax.jit(lambda v, c, s: model.apply(v, c, s, method=MaskEstimator.step))
+    step = jax.jit(lambda v, c, s: model.apply(v, c, s, method=type(model).step))
     delay, hop = model.stream_delay, model.hop_length
-    assert delay == 48
+    assert model.streamable and delay == WINDOW_HOP[name][0] - WINDOW_HOP[name][1]
     for hops in (1, 3, 8):
         size = hops * hop
         padded = np.zeros((2, -(-(1000 + delay) // size) * size), np.float32)
@@ -174,4 +174,7 @@ def test_causal_mask_estimator_streams_what_it_computes_whole(num_sources):
         streamed = np.concatenate(out, axis=-1)[..., delay:delay + 1000]
         np.testing.assert_allclose(streamed, whole, atol=1e-5, err_msg=f"{hops} hops a chunk")
     with pytest.raises(ValueError, match="chunks of whole hops"):
-        model.apply(variables, padded[:, :hop + 1], model.initial_state(2), method=MaskEstimator.step)
+        model.apply(variables, padded[:, :hop + 1], model.initial_state(2),
+                    method=type(model).step)
+    noncausal, variables, _ = _model(name, num_sources)
+    assert not noncausal.streamable

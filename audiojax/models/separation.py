@@ -22,6 +22,12 @@ window) / hop)`` only: a look-ahead of ``window - 1 - n % hop`` samples (``windo
 ``n_fft`` or ``L``; ``hop`` = ``hop_length`` or ``L // 2``). That is the usual algorithmic
 latency of one window (32 ms for the MaskEstimator's 512 samples at 16 kHz, 1 ms for
 Conv-TasNet's 16); less would need an asymmetric, short synthesis window.
+
+Streaming: the causal models also have ``step(chunk, state)`` over chunks of whole hops with
+an explicit state pytree (framing buffer, cumulative statistics, recurrent states, the
+convolutions' past frames, the overlap-add tail), ``initial_state(batch)`` and
+``stream_delay``: fed a signal and then ``stream_delay`` zeros, the stream is the whole-signal
+output (google's sequence-layers' contract; ``audiojax enhance`` streams with it).
 """
 
 from __future__ import annotations
@@ -144,6 +150,11 @@ class MaskEstimator(nn.Module):
 
     # -- streaming (causal only): the same output, chunk by chunk with carried state ------------
     @property
+    def streamable(self) -> bool:
+        """Whether :meth:`step` runs this model (causal, the article's cell)."""
+        return self.causal and self.cell == "article"
+
+    @property
     def stream_delay(self) -> int:
         """Samples by which :meth:`step`'s output lags its input: a window less a hop."""
         return self.n_fft - self.hop_length
@@ -167,7 +178,7 @@ class MaskEstimator(nn.Module):
         precede the signal). Fed a signal and then ``stream_delay`` zeros, the stream is
         :meth:`__call__`'s output on that signal (tests/test_separation_models.py)."""
         n_fft, hop = self.n_fft, self.hop_length
-        if not self.causal or self.cell != "article":
+        if not self.streamable:
             raise ValueError("step: streaming needs causal=True and the article's cell")
         if chunk.shape[-1] % hop:
             raise ValueError(f"step: chunks of whole hops ({hop} samples), got {chunk.shape[-1]}")
@@ -239,6 +250,28 @@ class _Norm(nn.Module):
         y = (v - mean) * jax.lax.rsqrt(jnp.maximum(var, 0.0) + self.eps) * gain + bias
         return y.astype(x.dtype)
 
+    @nn.nowrap
+    def initial_state(self, batch: int) -> dict:
+        """cLN's running sums (per example) and frame count before the first frame."""
+        return {"sum": jnp.zeros((batch, 1, 1), jnp.float32),
+                "squares": jnp.zeros((batch, 1, 1), jnp.float32),
+                "frames": jnp.zeros((), jnp.float32)}
+
+    def step(self, x: jax.Array, state: dict) -> tuple[jax.Array, dict]:
+        """cLN over the next frames ``x (batch, K, C)``, the statistics carried in ``state``."""
+        channels = x.shape[-1]
+        gain, bias = self.variables["params"]["scale"], self.variables["params"]["bias"]
+        v = x.astype(jnp.float32)
+        total = state["sum"] + jnp.cumsum(v.sum(-1, keepdims=True), axis=1)
+        squares = state["squares"] + jnp.cumsum((v ** 2).sum(-1, keepdims=True), axis=1)
+        frames = state["frames"] + jnp.arange(1, x.shape[1] + 1, dtype=jnp.float32)
+        count = channels * frames[None, :, None]
+        mean = total / count
+        var = squares / count - mean ** 2
+        y = (v - mean) * jax.lax.rsqrt(jnp.maximum(var, 0.0) + self.eps) * gain + bias
+        return y.astype(x.dtype), {"sum": total[:, -1:], "squares": squares[:, -1:],
+                                   "frames": frames[-1]}
+
 
 class TemporalBlock(nn.Module):
     """One 1-D conv block of the separator: ``x (batch, frames, B)``, ``mask (batch, frames)``
@@ -274,6 +307,35 @@ class TemporalBlock(nn.Module):
         y = _Norm(self.causal)(prelu()(y), mask)
         residual = conv(self.bottleneck, "residual")(y) if self.residual else None
         return residual, conv(self.skip, "skip")(y)
+
+    @nn.nowrap
+    def initial_state(self, batch: int) -> dict:
+        """The causal block's state: its two cLNs' and the depthwise convolution's last
+        ``dilation * (kernel_size - 1)`` input frames."""
+        norm = _Norm(True, parent=None).initial_state(batch)
+        return {"norm_0": norm, "norm_1": norm,
+                "context": jnp.zeros((batch, self.dilation * (self.kernel_size - 1), self.hidden),
+                                     self.dtype)}
+
+    def step(self, x: jax.Array, state: dict):
+        """A causal block over the next frames ``x (batch, K, B)`` with carried ``state`` ->
+        ``((residual or None, skip), state)``, equal to :meth:`__call__` frame for frame."""
+        p = self.variables["params"]
+        run = lambda module, name, *a, **kw: module.apply({"params": p[name]}, *a, **kw)  # noqa: E731
+        conv = lambda n, name, y: run(nn.Conv(n, (1,), dtype=self.dtype, parent=None), name, y)  # noqa: E731
+        prelu = lambda name, y: run(nn.PReLU(parent=None), name, y)  # noqa: E731
+        norm = lambda name, y, st: run(_Norm(True, parent=None), name, y, st,  # noqa: E731
+                                       method=_Norm.step)
+        y, n0 = norm("_Norm_0", prelu("PReLU_0", conv(self.hidden, "expand", x)), state["norm_0"])
+        joined = jnp.concatenate([state["context"], y.astype(state["context"].dtype)], axis=1)
+        y = run(nn.Conv(self.hidden, (self.kernel_size,), kernel_dilation=(self.dilation,),
+                        padding="VALID", feature_group_count=self.hidden, dtype=self.dtype,
+                        parent=None), "depthwise", joined)
+        y, n1 = norm("_Norm_1", prelu("PReLU_1", y), state["norm_1"])
+        residual = conv(self.bottleneck, "residual", y) if self.residual else None
+        context = joined[:, joined.shape[1] - state["context"].shape[1]:]
+        return (residual, conv(self.skip, "skip", y)), {"norm_0": n0, "norm_1": n1,
+                                                          "context": context}
 
 
 class ConvTasNet(nn.Module):
@@ -362,3 +424,72 @@ class ConvTasNet(nn.Module):
                                dtype=self.dtype, name="decoder")(est)  # overlap-add
         out = out[:, left:left + samples, 0].reshape(batch, self.num_sources, samples)
         return _finish(out, lengths)
+
+    # -- streaming (causal only): the same output, chunk by chunk with carried state ------------
+    @nn.nowrap
+    def _blocks(self) -> list[tuple[str, "TemporalBlock"]]:
+        return [(f"block_{r}_{i}", TemporalBlock(
+            self.H, self.B, self.Sc, self.P, 2 ** i, True,
+            residual=not (r == self.R - 1 and i == self.X - 1), dtype=self.dtype, parent=None))
+            for r in range(self.R) for i in range(self.X)]
+
+    @property
+    def streamable(self) -> bool:
+        """Whether :meth:`step` runs this model (causal)."""
+        return self.causal
+
+    @property
+    def hop_length(self) -> int:
+        return self.L // 2
+
+    @property
+    def stream_delay(self) -> int:
+        """Samples by which :meth:`step`'s output lags its input: ``L - L // 2``."""
+        return self.L - self.L // 2
+
+    @nn.nowrap
+    def initial_state(self, batch: int) -> dict:
+        """The state before the first sample: the encoder's last ``L - hop`` input samples,
+        the input cLN's and every block's state, and the decoder's overlap-add tail."""
+        left = self.L - self.L // 2
+        return {"samples": jnp.zeros((batch, left), jnp.float32),
+                "norm": _Norm(True, parent=None).initial_state(batch),
+                "blocks": {name: block.initial_state(batch) for name, block in self._blocks()},
+                "overlap": jnp.zeros((batch * self.num_sources, left), jnp.float32)}
+
+    def step(self, chunk: jax.Array, state: dict) -> tuple[jax.Array, dict]:
+        """``chunk (batch, K * L // 2)`` samples -> ``(out (batch, num_sources, K * L // 2),
+        state)``, for a causal model: the output stream is the whole-signal output delayed by
+        :attr:`stream_delay` samples (see :meth:`MaskEstimator.step`)."""
+        if not self.causal:
+            raise ValueError("step: streaming needs causal=True")
+        hop, window = self.L // 2, self.L
+        if chunk.shape[-1] % hop:
+            raise ValueError(f"step: chunks of whole hops ({hop} samples), got {chunk.shape[-1]}")
+        batch, frames = chunk.shape[0], chunk.shape[-1] // hop
+        p = self.variables["params"]
+        run = lambda module, name, *a, **kw: module.apply({"params": p[name]}, *a, **kw)  # noqa: E731
+        conv1 = lambda n, name, y: run(nn.Conv(n, (1,), dtype=self.dtype, parent=None), name, y)  # noqa: E731
+        joined = jnp.concatenate([state["samples"], chunk.astype(jnp.float32)], axis=-1)
+        w = nn.relu(run(nn.Conv(self.N, (window,), strides=(hop,), padding="VALID",
+                                use_bias=False, dtype=self.dtype, parent=None), "encoder",
+                        joined[..., None].astype(self.dtype)))
+        y, norm = run(_Norm(True, parent=None), "input_norm", w, state["norm"], method=_Norm.step)
+        y = conv1(self.B, "bottleneck", y)
+        skips, blocks = 0.0, {}
+        for name, block in self._blocks():
+            (residual, skip), blocks[name] = run(block, name, y, state["blocks"][name],
+                                                 method=TemporalBlock.step)
+            skips = skips + skip
+            if residual is not None:
+                y = y + residual
+        m = conv1(self.num_sources * self.N, "mask_out", run(nn.PReLU(parent=None), "PReLU_0", skips))
+        m = _mask_fn(self.mask)(m.astype(jnp.float32)).reshape(batch, frames, self.num_sources, self.N)
+        est = jnp.transpose(m * w[:, :, None, :].astype(jnp.float32), (0, 2, 1, 3))
+        est = est.reshape(batch * self.num_sources, frames, self.N).astype(self.dtype)
+        out = run(nn.ConvTranspose(1, (window,), strides=(hop,), padding="VALID", use_bias=False,
+                                   dtype=self.dtype, parent=None), "decoder", est)[..., 0]
+        out = out.astype(jnp.float32).at[:, :state["overlap"].shape[1]].add(state["overlap"])
+        emit = out[:, :frames * hop].reshape(batch, self.num_sources, frames * hop)
+        return emit, {"samples": joined[:, frames * hop:], "norm": norm, "blocks": blocks,
+                      "overlap": out[:, frames * hop:]}

@@ -3,7 +3,7 @@ input file (one per source for separation), at the input's rate and length.
 
 Inputs of any length, rate and channel count: mixed down and resampled to the run's rate, run
 through the model, and resampled back. A causal model with a step mode (the causal
-:class:`~audiojax.models.separation.MaskEstimator`) streams the input in chunks of
+:class:`~audiojax.models.separation.MaskEstimator` and ``ConvTasNet``) streams the input in chunks of
 :data:`STREAM_SECONDS` with its state carried, which gives exactly what the whole input at once
 gives, at any length, in constant memory. Other models take the input whole up to
 ``enhance.segment_seconds`` and in half-overlapping segments beyond (cross-faded with a
@@ -77,8 +77,7 @@ def processor(run):
     import jax  # noqa: PLC0415
 
     model = getattr(run.task, "model", None)
-    if getattr(model, "causal", False) and getattr(model, "cell", None) == "article" \
-            and hasattr(model, "step"):
+    if getattr(model, "streamable", False):
         return streamer(run, model)
     sr = run.config.data.sample_rate
     segment = int(run.config.enhance.segment_seconds * sr)
