@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -26,20 +27,14 @@ import numpy as np
 
 from audiojax import frontends as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import cpu_name  # noqa: E402
+
 SR, N_FFT, WIN, HOP, N_MELS, N_MFCC = 16000, 512, 400, 160, 80, 20
 MEL = dict(sr=SR, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=N_MELS)
 SHAPES = {"64 x 1 s": (64, SR), "8 x 10 s": (8, 10 * SR)}
 CQT = dict(sr=SR, hop_length=HOP, fmin=65.4, n_bins=80)   # LogCQT's defaults: C2 up 80 semitones
 CQT_FFT = 16384                                            # its FFT size at 16 kHz
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"{names[0]} ({len(names)} cores)"
-    except OSError:
-        return platform.processor() or "unknown CPU"
 
 
 def _block(x):
@@ -102,7 +97,7 @@ def main() -> None:
     repeats = args.repeats or (5 if args.quick else 50)
     warnings.filterwarnings("ignore", category=UserWarning)
 
-    print(f"machine: {_cpu_name()}, jax {jax.__version__} on {jax.default_backend()}, librosa {librosa.__version__}, "
+    print(f"machine: {cpu_name()}, jax {jax.__version__} on {jax.default_backend()}, librosa {librosa.__version__}, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"features: sr={SR}, n_fft={N_FFT}, win_length={WIN}, hop_length={HOP}, n_mels={N_MELS}, "
           f"n_mfcc={N_MFCC}; pseudo-CQT fmin={CQT['fmin']} Hz, n_bins={CQT['n_bins']}, hop "

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
+import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -23,14 +24,8 @@ import numpy as np
 from audiojax.tasks.generation.samplers import cached_sampler, initial_state, naive_sampler
 from audiojax.models.wavenet import WaveNet
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"{names[0]} ({len(names)} cores)"
-    except OSError:
-        return platform.processor() or "unknown CPU"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import cpu_name  # noqa: E402
 
 
 def _timed(fn) -> float:
@@ -67,7 +62,7 @@ def main() -> None:
     model = WaveNet(layers_per_stack=10, num_stacks=2, residual_channels=64, gate_channels=64,
                     skip_channels=128)
     variables = model.init(jax.random.PRNGKey(0), np.zeros((1, 64), np.int32))
-    print(f"{_cpu_name()}, jax {jax.__version__} on {jax.devices()[0].platform}, "
+    print(f"{cpu_name()}, jax {jax.__version__} on {jax.devices()[0].platform}, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"WaveNet 2 x 10 layers, receptive field {model.receptive_field} samples; cached draws "
           f"{cached_n} samples per stream, naive {naive_n}; median of {rounds} round(s)")
