@@ -250,7 +250,8 @@ def _train(config: ml_collections.ConfigDict, workdir: Path) -> dict:
                 elapsed = max(time.perf_counter() - window_start, 1e-9)
                 # Units count this process's share (e.g. true audio lengths, not padding).
                 means["examples_per_second"] = window_steps * config.batch_size / elapsed
-                # The step runs ahead asynchronously: time here is time the devices waited.
+                # Time getting batches while the step dispatched before runs on: the devices
+                # waited at most this share of the time (0 when the loader keeps ahead).
                 means["input_wait_fraction"] = window_wait / elapsed
                 for unit, amount in window_units.items():
                     means[f"{unit}_per_second"] = amount * jax.process_count() / elapsed

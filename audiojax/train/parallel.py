@@ -112,24 +112,24 @@ class DataParallel:
         With ``cache`` (a :class:`~audiojax.data.device_cache.DeviceCache`), its arrays are
         placed on every device once and batches name windows of them: the compiled step cuts
         them out (``cache.materialize``) before ``step`` sees the batch."""
-        if cache is None:
-            def run(s, b, axis):
-                return step(s, b, axis)
-        else:
-            def run(s, b, axis, arrays):
-                return step(s, cache.materialize(arrays, b), axis)
+        def with_windows(s, b, arrays, axis):
+            return step(s, cache.materialize(arrays, b), axis)
+
         if self.mode == "jit":
-            fn = jax.jit(lambda s, b, *a: run(s, b, None, *a),
-                         in_shardings=(self.replicated, self.batch_sharding)
-                         + ((self.replicated,) if cache is not None else ()),
-                         out_shardings=(self.replicated, self.replicated), donate_argnums=0)
+            shard = dict(out_shardings=(self.replicated, self.replicated), donate_argnums=0)
             if cache is None:
-                return fn
+                return jax.jit(lambda s, b: step(s, b, None),
+                               in_shardings=(self.replicated, self.batch_sharding), **shard)
+            fn = jax.jit(lambda s, b, a: with_windows(s, b, a, None),
+                         in_shardings=(self.replicated, self.batch_sharding, self.replicated),
+                         **shard)
             arrays = jax.device_put(cache.arrays, self.replicated)
             return lambda s, b: fn(s, b, arrays)
-        fn = jax.pmap(lambda s, b, *a: run(s, b, AXIS, *a), axis_name=AXIS, donate_argnums=0)
         if cache is None:
+            fn = jax.pmap(lambda s, b: step(s, b, AXIS), axis_name=AXIS, donate_argnums=0)
             return lambda s, b: _first_metrics(fn(s, b))
+        fn = jax.pmap(lambda s, b, a: with_windows(s, b, a, AXIS), axis_name=AXIS,
+                      donate_argnums=0)
         arrays = self.replicate_local(cache.arrays)
         return lambda s, b: _first_metrics(fn(s, b, arrays))
 
