@@ -6,9 +6,9 @@ of noise run through the command's own processor (causal models streamed in 1 s 
 their state carried; the others whole up to ``enhance.segment_seconds``, in cross-faded
 segments beyond); medians of ``--repeats`` calls after compilation.
 
-Also, for the causal models: the algorithmic latency (one window less a hop: ``step``'s
-output lags its input by that much) and the time of one ``step`` call on one hop of input,
-what a live stream pays per hop (median of 200 calls).
+Also, for the causal models: the algorithmic latency (one window: ``step``'s output lags its
+input by a window less a hop, and a sample waits up to a hop for its chunk) and the time of
+one ``step`` call on one hop of input, what a live stream pays per hop (median of 200 calls).
 
     python benchmarks/enhance.py [--seconds 20] [--repeats 5] [--variants small full]
 """
@@ -102,7 +102,9 @@ def main() -> None:
 
                 ref_t = median_time(reference, args.repeats)
                 model = run.task.model
-                latency = f"{1000 * model.stream_delay / sr:.1f}" if causal else "-"
+                # Worst case: a sample waits for its hop to fill, then for the step's delay.
+                window = model.stream_delay + model.hop_length
+                latency = f"{1000 * window / sr:.1f}" if causal else "-"
                 per_hop = f"{1000 * hop_step_seconds(run):.3f}" if causal else "-"
                 print(f"{name:<20} {variant:<7} {str(causal):<6} {params:>9,} "
                       f"{args.seconds / model_t:>11.1f} {args.seconds / ref_t:>21.1f} "
