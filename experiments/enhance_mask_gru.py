@@ -10,6 +10,11 @@ share.
     audiojax evaluate --workdir runs/enhance_mask_gru_small --split test
     audiojax enhance --workdir runs/enhance_mask_gru_small --out enhanced/ noisy.wav
     audiojax train --config experiments/enhance_mask_gru.py:small --workdir runs/enhance_mask_gru_causal_small --config.model.causal=True
+
+Dereverberation and denoising (the same pairs, the speech in simulated rooms, the target dry):
+
+    audiojax data build dereverb --size small
+    audiojax train --config experiments/enhance_mask_gru.py:small --workdir runs/dereverb_mask_gru_small --config.data.source=dereverb/small
 """
 
 import ml_collections

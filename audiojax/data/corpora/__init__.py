@@ -55,6 +55,8 @@ CORPORA = {
     "sentences": "speech recognition: short English sentences, normalized transcripts",
     "speakers": "speaker recognition: voice configurations reading sentences, with trial lists",
     "enhance": "speech enhancement: sentences with noise at -5..20 dB, and dry (mixture, clean)",
+    "dereverb": "speech enhancement and dereverberation: enhance's sentences in simulated rooms "
+                "(RT60 0.2-1.0 s) with noise, and dry (mixture, clean)",
     "separate": "source separation: two talkers' sentences summed, WSJ0-2mix style, 8/16 kHz, min/max, noisy",
     "streams": "wake-word detection: long recordings with keywords at known times (events files), "
                "keyword-free hours, background and unknown-word clips",
@@ -118,6 +120,9 @@ class CorpusSummary:
         if "noise" in self.info:  # enhance: the noise kinds and recorded sources per split
             noise = self.info["noise"]
             packages = ", ".join(f"{p} ({n} files)" for p, n in noise["packages"].items())
+            if "rt60" in noise:
+                lines.append(f"speech in simulated rooms of RT60 {noise['rt60'][0]:g} to "
+                             f"{noise['rt60'][1]:g} s; the target dry")
             lines.append(f"noise at SNR {noise['snr_db'][0]:g} to {noise['snr_db'][1]:g} dB; "
                          f"recorded noise from: {packages or 'none installed (make noises)'}")
             lines += [f"{s}: {d['sources']} recorded sources; "

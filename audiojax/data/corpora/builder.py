@@ -36,11 +36,16 @@ from audiojax.data.corpora import (acoustics, commands, enhance, noises, sentenc
 SR = 16000
 FORMAT_VERSION = 3  # 2: test_clean.tsv; 3: the checked-in split table, renders, dry clips
 _CORPUS_CODE = {"commands": 1, "sentences": 2, "speakers": 3, "enhance": 4, "separate": 5,
-                "streams": 6}
+                "streams": 6, "dereverb": 7}
+# The corpora of dry utterances mixed afterwards (no render per clip, no test_clean), and
+# among them the (mixture, clean) pairs of enhancement.
+_MIXED = ("enhance", "dereverb", "separate", "streams")
+_PAIRS = ("enhance", "dereverb")
 SPLIT_TABLE = Path(__file__).with_name("voice_splits.tsv")
 TASKS = {"commands": "keyword spotting", "sentences": "speech recognition",
          "speakers": "speaker recognition", "enhance": "speech enhancement",
-         "separate": "source separation", "streams": "wake-word detection"}
+         "dereverb": "speech enhancement", "separate": "source separation",
+         "streams": "wake-word detection"}
 # Of one accent's espeak-ng variants together: clips as many as this many base voices.
 VARIANTS_WEIGHT = 2.0
 
@@ -116,12 +121,13 @@ SIZES = {
         "full": SizeSpec(None, None, 24, 0),
     },
 }
+SIZES["dereverb"] = SIZES["enhance"]  # the same pairs, heard in rooms
 
 
 def corpus_splits(name: str) -> tuple[str, ...]:
     """The manifests a corpus has: ``CORPUS_SPLITS``, ``speakers``' identification split;
-    ``enhance``, ``separate`` and ``streams`` have no test_clean."""
-    if name in ("enhance", "separate", "streams"):
+    the mixed corpora (``enhance``, ``dereverb``, ``separate``, ``streams``) have no test_clean."""
+    if name in _MIXED:
         return enhance.SPLITS
     return CORPUS_SPLITS + (("identification",) if name == "speakers" else ())
 
@@ -195,7 +201,7 @@ def plan(name: str, spec: SizeSpec, split_voices: dict[str, list[V.Voice]], seed
                 for w in words:
                     for r in range(reps):
                         clips.append(Clip(len(clips), split, v, w, r))
-    elif name in ("sentences", "enhance", "separate"):
+    elif name in ("sentences", "enhance", "dereverb", "separate"):
         base = spec.target_clips / total_w
         pools = _text_pools()
         for split in SPLITS:
@@ -362,7 +368,7 @@ def _process_unit(unit: list[Clip]) -> list[dict]:
         bank = st["bank"]["train" if c.split == "identification" else c.split]
         others = [s for g, s in bank.values() if g != voice.group]
         unknown = name == "streams" and c.label in streams.UNKNOWN_WORDS
-        if name in ("enhance", "separate", "streams") and not unknown:
+        if name in _MIXED and not unknown:
             rows.append(_dry_row(c, voice, y0, others, rate, pitch))
             continue
         for render in range(st["renders"] if c.split == "train" else 1):
@@ -424,7 +430,8 @@ def _dry_row(c: Clip, voice, y0: np.ndarray, others, rate: float, pitch: float) 
             row["stream"] = c.rep
         return {**row, "dry": str(path)}
     mixture, clean, params = enhance.mix(np.random.default_rng([seed, code, c.index, 1]), buf,
-                                         SR, others, st["noise_sources"][c.split], aug.peak_dbfs)
+                                         SR, others, st["noise_sources"][c.split], aug.peak_dbfs,
+                                         room=name == "dereverb")
     mix_rel, clean_rel = enhance.write_pair(Path(st["root"]), f"wav/{c.split}/{voice.id}/{c.index:06d}",
                                             mixture, clean, SR)
     return {**row, "path": mix_rel, "clean": clean_rel, "aug": params}
@@ -543,7 +550,7 @@ def _manifest_line(name: str, row: dict) -> str:
     """A row as its corpus's manifests write it: ``mixture<TAB>clean`` for ``enhance``,
     ``mixture<TAB>source1<TAB>source2`` for ``separate``, else the article's
     ``path<TAB>label<TAB>speaker``."""
-    if name == "enhance":
+    if name in _PAIRS:
         return f"{row['path']}\t{row['clean']}\n"
     if name == "separate":
         return f"{row['path']}\t{row['source1']}\t{row['source2']}\n"
@@ -642,7 +649,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
     tmp = root / ".tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     bank = babble_bank(split_voices, spec, seed, tmp)
-    noise_sources = noises.sources_by_split() if name in ("enhance", "separate", "streams") else {}
+    noise_sources = noises.sources_by_split() if name in _MIXED else {}
     state = {"name": name, "seed": seed, "root": str(root), "aug": aug, "bank": bank,
              "tmp": str(tmp), "clean_test": name != "streams", "renders": spec.renders,
              "noise_sources": noise_sources}
@@ -696,7 +703,7 @@ def write_corpus(name: str, size: str, seed: int, root: Path, progress: bool = T
         "transcript_alphabet": "abcdefghijklmnopqrstuvwxyz' " if name == "sentences" else None,
         "splits": split_info,
         **({"trials": trials, "pitch_centres": list(spec.pitches)} if trials else {}),
-        **({"noise": _noise_info(rows, noise_sources)} if name == "enhance" else {}),
+        **({"noise": _noise_info(rows, noise_sources, name)} if name in _PAIRS else {}),
         **({"mixing": _mixing_info(rows, noise_sources)} if name == "separate" else {}),
         **({"streams": _streams_info(recordings, noise_sources)} if name == "streams" else {}),
         "held_out_engine": held,
@@ -715,11 +722,12 @@ def _voices_of(rows: list[dict]) -> set[str]:
     return {v for r in rows for v in r.get("voices", [r["speaker"]]) if v != streams.BACKGROUND}
 
 
-def _noise_info(rows: list[dict], sources: dict[str, list[str]]) -> dict:
-    """An enhance corpus's noise: SNR range, kinds, the packages of recorded noise and how many
-    sources each split drew from."""
+def _noise_info(rows: list[dict], sources: dict[str, list[str]], name: str) -> dict:
+    """An enhance (or dereverb) corpus's noise: SNR range, kinds, the packages of recorded noise
+    and how many sources each split drew from; dereverb's range of RT60."""
     packages = {p: len(files) for p, files in noises.installed().items()}
     return {"snr_db": list(enhance.SNR_DB), "packages": packages,
+            **({"rt60": list(enhance.ROOM_RT60)} if name == "dereverb" else {}),
             "left_out": list(noises.LEFT_OUT),
             "splits": {s: {"sources": len(sources.get(s, [])),
                            "kinds": {k: sum(r["aug"]["noise"] == k for r in rows if r["split"] == s)

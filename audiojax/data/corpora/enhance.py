@@ -11,6 +11,12 @@ drawn with equal chances among those available: coloured noise (power ~ 1/f**bet
 heard in training). Both files share one gain, so the mixture's peak sits in the corpus's
 ``peak_dbfs`` range and ``mixture - clean`` is the noise (up to 16-bit rounding).
 
+The ``dereverb`` corpus is the same pairs with the speech heard in a simulated room before
+the noise is added (a shoebox room of RT60 uniform in :data:`ROOM_RT60`, image sources plus a
+decaying tail, :func:`~audiojax.data.corpora.acoustics.room_ir`), the target still the dry
+utterance, aligned on the room's direct path: denoising and dereverberation in one. Its clips
+record the room (``rt60``, ``distance``), so evaluation reports SI-SDRi per RT60 bin.
+
 Manifests ``SPLIT.tsv`` are ``mixture<TAB>clean`` (paths relative to the manifest);
 ``clips.jsonl`` gives each pair's voice, text, SNR and noise (kind, beta, talkers or source).
 """
@@ -24,6 +30,7 @@ import numpy as np
 from audiojax.data.corpora import acoustics, noises
 
 SNR_DB = (-5.0, 20.0)
+ROOM_RT60 = (0.2, 1.0)  # seconds: the dereverb corpus's rooms
 SPLITS = ("train", "validation", "test")
 
 
@@ -34,9 +41,12 @@ def noise_kinds(streams: list[np.ndarray], sources: list[str]) -> tuple[str, ...
 
 
 def mix(rng: np.random.Generator, clean: np.ndarray, sr: int, streams: list[np.ndarray],
-        sources: list[str], peak_dbfs: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, dict]:
-    """``(mixture, clean, params)``, float32 of ``clean``'s length, for a placed dry utterance.
-    Every draw happens whatever the kind, so each clip's stream of draws starts the same way."""
+        sources: list[str], peak_dbfs: tuple[float, float], room: bool = False
+        ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(mixture, clean, params)``, float32 of ``clean``'s length, for a placed dry utterance;
+    with ``room`` the speech is reverberated first (the SNR is the reverberant speech's) and
+    ``params["room"]`` gives the room. Every draw happens whatever the kind, so each clip's
+    stream of draws starts the same way (the room's come last)."""
     n = clean.size
     kinds = noise_kinds(streams, sources)
     kind = kinds[int(rng.integers(len(kinds)))]
@@ -53,7 +63,14 @@ def mix(rng: np.random.Generator, clean: np.ndarray, sr: int, streams: list[np.n
     else:
         noise = noises.recorded_noise(noise_rng, source, n, sr)
         what = {"source": Path(source).name}
-    mixture = acoustics.mix_at_snr(clean, noise, snr, sr)
+    speech = clean
+    if room:
+        h, room_params = acoustics.room_ir(np.random.default_rng(rng.integers(2 ** 63)), sr,
+                                           ROOM_RT60)
+        speech = acoustics.reverberate(clean, h)
+        what["room"] = {"rt60": round(room_params["rt60"], 3),
+                        "distance": round(room_params["distance"], 2)}
+    mixture = acoustics.mix_at_snr(speech, noise, snr, sr)
     gain = peak / (np.abs(mixture).max() + acoustics.EPS)
     return ((mixture * gain).astype(np.float32), (clean * gain).astype(np.float32),
             {"snr_db": round(snr, 2), "noise": kind, **what, "peak_dbfs": round(20 * np.log10(peak), 2)})
