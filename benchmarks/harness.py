@@ -49,8 +49,8 @@ def random_batch(task, batch_size: int, seed: int = 0) -> dict:
 
 class ExperimentStep:
     """An experiment config's training step, compiled for ``config.parallel`` over every
-    device, with its state: ``run(batch)`` steps once (async); ``flops`` per step from XLA's
-    cost analysis of the compiled step (None where the backend gives none)."""
+    device, with its state: ``run(batch)`` steps once (async); ``cost(batch)`` the FLOPs of a
+    step from XLA's cost analysis (None where the backend gives none)."""
 
     def __init__(self, config, labels, cache=None):
         from audiojax.tasks import task_class
@@ -67,7 +67,6 @@ class ExperimentStep:
         step = make_train_step(self.task, tx, schedule)
         self.step = self.parallel.compile_train_step(step, cache=cache)
         self.compile_seconds = None
-        self.flops = None
         self._jit_step = step
 
     def put(self, batch: dict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 
 import jax
 import ml_collections
@@ -69,6 +70,14 @@ def test_decoded_records_are_what_decoding_the_files_gives(clip_corpus, tmp_path
     assert folder8 != folder
     y8 = decode_record(decoded.DecodedSource(src, folder8)[5], 8000)
     np.testing.assert_allclose(y8, decode_record(src[5], 8000), atol=0.5 / 32768 + 1e-7)
+    # Two subsets of one manifest, as many clips each (one repr): a copy each.
+    spk0, spk1 = src.with_speakers(["spk0"]), src.with_speakers(["spk1"])
+    assert repr(spk0) == repr(spk1)
+    folders = [decoded.ensure(s, sample_rate=16000, data_dir=tmp_path, quiet=True) for s in (spk0, spk1)]
+    assert folders[0] != folders[1]
+    for s, f in zip((spk0, spk1), folders):
+        np.testing.assert_array_equal(decode_record(decoded.DecodedSource(s, f)[2], 16000),
+                                      decode_record(s[2], 16000))
 
 
 def test_a_decoded_copy_is_made_again_when_a_file_changes(clip_corpus, tmp_path):
@@ -86,25 +95,30 @@ def test_a_decoded_copy_is_made_again_when_a_file_changes(clip_corpus, tmp_path)
     louder = 0.5 * clip_corpus["clips"][1][-1]
     audiojax.save(root / rows[1][0], louder, 16000)
     os.utime(root / rows[1][0], ns=(made + 10**9, made + 10**9))
+    reader = pickle.dumps(decoded.DecodedSource(src, folder))  # a worker's copy, opened later
     decoded.ensure(src, sample_rate=16000, data_dir=tmp_path, quiet=True)
     np.testing.assert_array_equal(decode_record(decoded.DecodedSource(src, folder)[1], 16000),
                                   audiojax.load(root / rows[1][0])[0])
+    with pytest.raises(RuntimeError, match="was made again"):  # not the old indices on new data
+        pickle.loads(reader)[0]
 
 
-@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("train,workers", [(True, 0), (False, 0), (True, 2)])
 def test_device_batches_are_the_host_batches_and_resume_on_the_next_one(clip_corpus, tmp_path,
-                                                                         train):
+                                                                         train, workers):
+    """With as many loader workers (grain forms batches per worker), and 2 of them too."""
     src = ManifestSource(clip_corpus["manifest"])
     folder = decoded.ensure(src, sample_rate=16000, data_dir=tmp_path, quiet=True)
     # eval: one pass of 12 clips in batches of 5, the last one padded with masked rows
     n, size = (6, 4) if train else (3, 5)
-    host = list(_take(iter(_loader(src, train=train, batch_size=size)), n))
-    device, _ = _device_batches(src, folder, n, train=train, batch_size=size)
+    host = list(_take(iter(_loader(src, train=train, batch_size=size, worker_count=workers)), n))
+    device, _ = _device_batches(src, folder, n, train=train, batch_size=size,
+                                worker_count=workers)
     _same(host, device)
     if train:
         assert any(b["length"].min() < MAX for b in host) and any(b["length"].max() == MAX for b in host)
-        _, state = _device_batches(src, folder, 3, train=True)
-        resumed, _ = _device_batches(src, folder, 3, state=state, train=True)
+        _, state = _device_batches(src, folder, 3, train=True, worker_count=workers)
+        resumed, _ = _device_batches(src, folder, 3, state=state, train=True, worker_count=workers)
         _same(host[3:], resumed)
     else:
         assert not host[-1]["mask"].all()
@@ -184,7 +198,7 @@ def test_training_with_the_split_on_the_devices_is_training_from_the_files(
 
     common = ["--config", "experiments/kws_compact_cnn.py:tiny", "--config.num_train_steps=4",
               "--config.checkpoint_every_steps=2", "--config.evals.validation.every_steps=4",
-              "--config.parallel=pmap"]
+              "--config.parallel=pmap", "--config.data.num_workers=2"]
     run_cli(["train", *common, "--workdir", tmp_path / "files"], tiny_data_dir, devices=2)
     # Stopped after step 2 reading files, resumed with the split on the devices (its steps 3
     # and 4 cut from the cache): the same run.

@@ -266,10 +266,10 @@ def augment_waveforms(keys: jax.Array, x: jax.Array, lengths: jax.Array, *, gain
     the result does not depend on how a batch is split over devices. In order: speed change by
     a factor uniform in ``speed`` (:func:`change_speed`; None: none), with probability
     ``room_prob`` a room drawn uniformly from the bank ``rooms (count, taps)`` (impulse
-    responses with the direct path at tap ``room_delay``; :func:`reverberate`), random gain in
-    ``[-gain_db, gain_db]`` dB, with probability ``eq_prob`` an equalizer of ``eq_bands``
-    gains uniform in ``[-eq_db, eq_db]`` dB (:func:`equalize`; ``sample_rate`` places its
-    bands), time shift of up to ``max_shift`` samples within the true
+    responses with the direct path at tap ``room_delay``; :func:`reverberate`), with
+    probability ``eq_prob`` an equalizer of ``eq_bands`` gains uniform in ``[-eq_db, eq_db]``
+    dB (:func:`equalize`; ``sample_rate`` places its bands), random gain in
+    ``[-gain_db, gain_db]`` dB, time shift of up to ``max_shift`` samples within the true
     length, and with probability ``noise_prob`` white noise at an SNR uniform in ``snr_db``
     (noise reaches the microphone directly, so it comes after the room).
     ``x``: ``(batch, samples)``; returns ``(x, lengths)``, lengths changed only by the speed

@@ -47,9 +47,11 @@ def waveform_keys(source) -> list[str]:
 
 
 def folder_for(source, sample_rate: int, data_dir: str | os.PathLike) -> Path:
-    """Where the decoded copy of ``source`` at ``sample_rate`` lives under ``data_dir``."""
-    key = hashlib.sha1(f"{source!r}|{int(sample_rate)}|{FORMAT}".encode()).hexdigest()[:16]
-    return Path(data_dir) / "decoded" / key
+    """Where the decoded copy of ``source`` at ``sample_rate`` lives under ``data_dir``: named
+    by the source's ``repr`` and its records' ids (two subsets of one manifest get two)."""
+    ids = hashlib.sha1("\n".join(str(source[i]["id"]) for i in range(len(source))).encode())
+    key = hashlib.sha1(f"{source!r}|{ids.hexdigest()}|{int(sample_rate)}|{FORMAT}".encode())
+    return Path(data_dir) / "decoded" / key.hexdigest()[:16]
 
 
 def fingerprint(source) -> str:
@@ -104,6 +106,8 @@ def ensure(source, *, sample_rate: int, data_dir: str | os.PathLike, on_bad: str
     with open(folder.parent / f".{folder.name}.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # waits for another process making it
         if not _current(folder, fp, sample_rate):
+            for stale in folder.parent.glob(f".{folder.name}.*.tmp"):  # of a killed writer
+                shutil.rmtree(stale, ignore_errors=True)
             _write(source, sample_rate, folder, fp, on_bad, quiet)
     return folder
 
@@ -124,9 +128,11 @@ def _write(source, sample_rate: int, folder: Path, fp: str, on_bad: str, quiet: 
             record = source[i]
             try:
                 waves = [decode_record(record, sample_rate, key=key) for key in keys]
-                if any(len(w) != len(waves[0]) for w in waves[1:]):
-                    raise BadExampleError(record["origin"], record["id"],
-                                          "signals of another length than the audio")
+                for key, w in zip(keys[1:], waves[1:]):  # the host pipeline's message
+                    if len(w) != len(waves[0]):
+                        raise BadExampleError(record["origin"], record["id"],
+                                              f"{key}: {len(w)} samples, the audio has "
+                                              f"{len(waves[0])}")
             except BadExampleError as e:
                 if on_bad == "error":
                     raise
@@ -191,15 +197,20 @@ class DecodedSource:
         self.signals = getattr(source, "signals", {})
         self.malformed = getattr(source, "malformed", [])
         self._decoded: Decoded | None = None
+        self.fingerprint = None
         if len(self.decoded.starts) != len(source):
             raise ValueError(f"{folder}: {len(self.decoded.starts)} decoded records, the source "
                              f"has {len(source)}")
+        self.fingerprint = self.decoded.meta["fingerprint"]
         self.sample_rate = self.decoded.sample_rate
 
     @property
     def decoded(self) -> Decoded:
         if self._decoded is None:  # opened in each process (grain workers get a pickled copy)
             self._decoded = Decoded(self.folder)
+            if self.fingerprint not in (None, self._decoded.meta["fingerprint"]):
+                raise RuntimeError(f"{self.folder}: the decoded copy was made again (its files "
+                                   f"changed) while this run read it; start the run again")
         return self._decoded
 
     def __getstate__(self):

@@ -135,9 +135,9 @@ def loader_for(config: ml_collections.ConfigDict, source, label_to_id: LabelMap,
     loader = make_loader(
         source, sample_rate=rate, batch_size=batch_size, train=train, max_length=max_length,
         bucket_lengths=buckets, seed=config.seed,
-        # Drawing indices and crops is light work: one worker keeps it ahead of the step.
-        worker_count=(0 if not train else config.data.num_workers if cache is None
-                      else min(config.data.num_workers, 1)),
+        # The same workers whatever the cache: grain's batches (and its saved state) depend
+        # on how many workers form them.
+        worker_count=config.data.num_workers if train else 0,
         label_to_id=label_to_id, on_bad=config.data.on_bad, center=center,
         device_index=cache.index(rate if center else None) if cache else None)
     loader.device_cache = cache

@@ -46,8 +46,9 @@ SIGNAL_AT_STEP = "AUDIOJAX_TEST_SIGNAL_AT_STEP"
 
 
 # data.* keys that change how batches reach the step, never which batches: a run may resume
-# with others (more workers, the split on the devices), its saved config.json unchanged.
-RESUME_MAY_CHANGE = ("num_workers", "cache", "cache_bytes")
+# with others (the split on the devices), its saved config.json unchanged. Not num_workers:
+# grain's batches are formed per worker.
+RESUME_MAY_CHANGE = ("cache", "cache_bytes")
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -212,6 +212,7 @@ class SpeakerRecognition(Task):
         config.data.max_seconds = seconds
         config.data.bucket_seconds = tuple(s for s in BUCKET_SECONDS if s < seconds)
         config.data.center = "none"
+        config.data.cache = "none"  # files met once: nothing to keep a decoded copy of
         loader = loader_for(config, FilesSource(files, origin), None, train=False,
                             batch_size=batch_size)
         out: dict[str, np.ndarray] = {}
