@@ -1,7 +1,7 @@
 """Two-talker separation on the `separate` corpus (8 kHz, min) with the GRU mask estimator over
-the STFT (the article's cell, bidirectional; 32 ms frames, 8 ms hop at 8 kHz), trained on the
+the STFT (the article's cell, bidirectional; 32 ms frames, 16 ms hop at 8 kHz), trained on the
 permutation-invariant negative SI-SDR (uPIT): the STFT-mask side of the comparison with
-experiments/separate_convtasnet.py (launch/separate_models.py), on the same recipe.
+experiments/separate_convtasnet.py (launch/separation_models.py), on the same recipe.
 
     audiojax train --config experiments/separate_mask_gru.py:small --workdir runs/separate_mask_gru_small
     audiojax train --config experiments/separate_mask_gru.py:tiny --workdir /tmp/separate_mask_gru_tiny

@@ -142,10 +142,9 @@ def test_tiny_enhancement_run_end_to_end(tiny_enhance, tiny_data_dir, tmp_path, 
 
 
 def test_enhance_any_rate_channels_and_length(tmp_path):
-    """`enhance`'s segmenting: a stereo 44.1 kHz input longer than a segment comes back at its
-    rate and length; with an identity 'model' the cross-faded segments give back the input."""
-    from audiojax import audio
-    from audiojax.tasks.enhancement.enhance import processor
+    """`enhance`'s segmenting: with an identity 'model' the cross-faded segments give back the
+    input; a stereo 44.1 kHz file longer than a segment comes back at its rate and length."""
+    from audiojax.tasks.enhancement.enhance import processor, write_estimates
 
     class Identity:
         targets = ("clean",)
@@ -162,9 +161,37 @@ def test_enhance_any_rate_channels_and_length(tmp_path):
     rng = np.random.default_rng(0)
     y = (0.1 * rng.standard_normal(int(3.7 * 16000))).astype(np.float32)
     np.testing.assert_allclose(processor(Run())(y)[0], y, atol=1e-6)
-    stereo = (0.1 * rng.standard_normal((2, 44100 * 2 + 77))).astype(np.float32)
-    mono = audio.resample(stereo.mean(0), 44100, 16000)
-    np.testing.assert_allclose(processor(Run())(mono)[0], mono, atol=1e-6)
+
+    # A file: stereo at 44.1 kHz, tones well inside the run's 8 kHz band (so the way to 16 kHz
+    # and back keeps them). A 'model' whose output is 5x too loud comes back at the input's
+    # rate, length and level, unclipped: what the mixed-down file holds.
+    t = np.arange(44100 * 2 + 77) / 44100
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 1250 * t + 1)])
+    sf.write(tmp_path / "in.wav", stereo.T, 44100, subtype="FLOAT")
+    whole = processor(Run())
+    write_estimates(tmp_path / "in.wav", lambda x: 5 * whole(x), 16000, [tmp_path / "out.wav"])
+    out, sr = sf.read(tmp_path / "out.wav")
+    assert sr == 44100 and out.shape == t.shape
+    inner = slice(2000, -2000)  # the resamplers' edges
+    np.testing.assert_allclose(out[inner], stereo.mean(0)[inner], atol=2e-3)
+
+
+def test_estimates_get_the_mixtures_level():
+    """`match_mixture`: estimates off by any gain, sign included, are given back the sources
+    whose sum is the mixture; a repeated or silent estimate gets finite gains."""
+    from audiojax.tasks.enhancement.enhance import match_mixture
+
+    rng = np.random.default_rng(1)
+    s = rng.standard_normal((2, 4000))
+    mixture = s.sum(0)
+    np.testing.assert_allclose(match_mixture(mixture, [0.2 * s[0], -5 * s[1]]), s, atol=1e-5)
+    noisy = s[0] + 0.1 * rng.standard_normal(4000)
+    one = match_mixture(noisy, [7 * s[0]])[0]  # the projection onto the mixture: ~ s[0]
+    assert np.sum(one * s[0]) / np.sum(s[0] ** 2) == pytest.approx(1.0, abs=0.01)
+    twice = match_mixture(mixture, [s[0], s[0]])
+    np.testing.assert_allclose(twice, [s[0] * np.sum(mixture * s[0]) / np.sum(s[0] ** 2) / 2] * 2,
+                               atol=1e-5)
+    np.testing.assert_array_equal(match_mixture(mixture, [s[0], 0 * s[1]])[1], 0)
 
 
 def _tone_mixture(rng, seconds=0.5, sr=16000):

@@ -255,6 +255,16 @@ def test_dynamic_mixing_pairs_other_examples_at_a_new_level():
             assert rms(out["audio"][b]) == pytest.approx(rms(batch["audio"][b]), rel=1e-4)
             assert out["mask"][b] == (batch["mask"][b] and batch["mask"][p])
     assert len(shifts) > 1
+    # A micro-batch of one would pair each example with itself: refused, by config or shape.
+    one = {k: v[:1] for k, v in batch.items()}
+    with pytest.raises(ValueError, match="micro-batch, which holds 1: batch_size must be"):
+        task.training_batch(one, jax.random.PRNGKey(0))
     with config.unlocked():
+        config.batch_size, config.grad_accum_steps = 8, 8
+    with pytest.raises(ValueError, match="batch_size=8 / grad_accum_steps=8 must be at least 2"):
+        Separation.check_config(config)
+    with config.unlocked():
+        config.batch_size, config.grad_accum_steps = 8, 4
+        Separation.check_config(config)
         config.separate.dynamic_mixing = False
     assert Separation(config, []).training_batch(batch, jax.random.PRNGKey(0)) is batch

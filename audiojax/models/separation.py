@@ -75,7 +75,7 @@ class MaskEstimator(nn.Module):
         X = STFT(mixture)                               (batch, freq, frames), complex
         f = log1p(|X|) - mean over frames               per bin; cumulative mean when causal
         h = GRU^layers(Dense_hidden(f))                 bidirectional unless causal
-        M = mask(Dense_{num_sources * freq}(h))         (batch, sources, freq, frames) in [0, 1]
+        M = mask(Dense_{num_sources * freq}(h))         (batch, sources, freq, frames), in [0, 1] for sigmoid
         source_i = iSTFT(M_i * X)                       the mixture's phase
 
     ``freq = 1 + n_fft // 2``. A mask of ones returns the mixture (the STFT/iSTFT pair is

@@ -121,7 +121,7 @@ SIZES = {
         "full": SizeSpec(None, None, 24, 0),
     },
 }
-SIZES["dereverb"] = SIZES["enhance"]  # the same pairs, heard in rooms
+SIZES["dereverb"] = SIZES["enhance"]  # the same sizes; its own draws (code 7), heard in rooms
 
 
 def corpus_splits(name: str) -> tuple[str, ...]:

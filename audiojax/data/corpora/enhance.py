@@ -11,8 +11,9 @@ drawn with equal chances among those available: coloured noise (power ~ 1/f**bet
 heard in training). Both files share one gain, so the mixture's peak sits in the corpus's
 ``peak_dbfs`` range and ``mixture - clean`` is the noise (up to 16-bit rounding).
 
-The ``dereverb`` corpus is the same pairs with the speech heard in a simulated room before
-the noise is added (a shoebox room of RT60 uniform in :data:`ROOM_RT60`, image sources plus a
+The ``dereverb`` corpus has pairs of the same kind (the same voices, texts, noise kinds and
+sources and SNR range; its own draws of them per clip) with the speech heard in a simulated
+room before the noise is added (a shoebox room of RT60 uniform in :data:`ROOM_RT60`, image sources plus a
 decaying tail, :func:`~audiojax.data.corpora.acoustics.room_ir`), the target still the dry
 utterance, aligned on the room's direct path: denoising and dereverberation in one. Its clips
 record the room (``rt60``, ``distance``), so evaluation reports SI-SDRi per RT60 bin.

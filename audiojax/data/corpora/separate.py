@@ -16,10 +16,13 @@ Versions, as WSJ0-2mix and WHAM! lay them out, in ``VERSION/SPLIT.tsv``
 - ``wav8k/min_noisy``, ``wav16k/min_noisy`` (WHAM-style): noise added at an SNR uniform in
   :data:`NOISE_SNR_DB` relative to the louder source (coloured noise or a recorded non-speech
   source of the split, :mod:`audiojax.data.corpora.noises`); the sources are the ``min`` files.
+  The SNR is set at 16 kHz: the 8 kHz version, resampled from it, loses the noise above 4 kHz
+  and so has a higher SNR than ``clips.jsonl`` records (by up to about 3 dB for white noise,
+  more for blue noise, less for noise whose power lies below 4 kHz).
 
-Every version of a mixture shares one gain, so the noisy mixture's peak lies in the corpus's
-``peak_dbfs`` range and ``mixture = source1 + source2 (+ noise)`` up to 16-bit rounding. The
-corpus's own ``SPLIT.tsv`` is :data:`DEFAULT` (8 kHz, min: the condition papers report).
+Every version of a mixture shares one gain, set so that the louder of the 16 kHz ``min`` and
+``min_noisy`` mixtures peaks in the corpus's ``peak_dbfs`` range, and ``mixture = source1 +
+source2 (+ noise)`` up to 16-bit rounding. The corpus's own ``SPLIT.tsv`` is :data:`DEFAULT` (8 kHz, min: the condition papers report).
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ through the model, and resampled back. A causal model with a step mode (the caus
 gives, at any length, in constant memory. Other models take the input whole up to
 ``enhance.segment_seconds`` and in half-overlapping segments beyond (cross-faded with a
 periodic Hann window, whose overlapping halves sum to one). With several sources, each segment's are put in the order that best matches
-the segment before over their overlap. ``OUT/NAME.wav`` for one source, ``OUT/NAME_s1.wav``,
+the segment before over their overlap. A model trained on the scale-invariant SI-SDR has no
+output level of its own: the estimates are given the gains whose sum comes closest to the
+mixture (:func:`match_mixture`) before they are written as 16-bit WAVs, so that none is
+clipped or lost in quantization. ``OUT/NAME.wav`` for one source, ``OUT/NAME_s1.wav``,
 ``OUT/NAME_s2.wav``, ... for several. Two inputs of one name would
 write the same file: refused before anything is written.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +56,6 @@ def output_names(files: list[str], sources: int) -> list[list[str]]:
 
 
 def run(args: argparse.Namespace, runs) -> int:
-    from audiojax import audio  # noqa: PLC0415
     from audiojax.progress import progress  # noqa: PLC0415
 
     trained = runs.restore(args.workdir, args.checkpoint, overrides_from(args, ()))
@@ -60,14 +63,39 @@ def run(args: argparse.Namespace, runs) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     process = processor(trained)
-    for path, files in zip(progress(args.files, desc=getattr(args, "command", "enhance"), unit="file"), names):
-        y, sr = audio.load(path, sr=None)
-        estimates = process(audio.resample(y, sr, trained.config.data.sample_rate))
-        for name, est in zip(files, estimates):
-            est = audio.resample(est, trained.config.data.sample_rate, sr)[:y.size]
-            audio.save(out / name, np.pad(est, (0, y.size - est.size)).clip(-1, 1), sr)
+    command = getattr(args, "command", "enhance")
+    for path, files in zip(progress(args.files, desc=command, unit="file"), names):
+        write_estimates(path, process, trained.config.data.sample_rate, [out / f for f in files],
+                        command)
     print(f"wrote {sum(map(len, names))} files to {out}")
     return 0
+
+
+def write_estimates(path, process, rate: int, outputs: list[Path], command: str = "enhance"):
+    """Load ``path`` (mixed down), run ``process`` at ``rate`` (Hz), give the estimates the
+    mixture's level (:func:`match_mixture`) and write each to its ``outputs`` file at the
+    input's rate and length; a warning names a file whose estimate still had to be clipped."""
+    from audiojax import audio  # noqa: PLC0415
+
+    y, sr = audio.load(path, sr=None)
+    x = audio.resample(y, sr, rate)
+    for name, est in zip(outputs, match_mixture(x, process(x))):
+        est = audio.resample(est, rate, sr)[:y.size]
+        est = np.pad(est, (0, y.size - est.size))
+        if (clipped := int(np.sum(np.abs(est) > 1))):
+            print(f"audiojax {command}: warning: {name}: {clipped} samples clipped to [-1, 1]",
+                  file=sys.stderr)
+        audio.save(name, est.clip(-1, 1), sr)
+
+
+def match_mixture(mixture, estimates) -> np.ndarray:
+    """``estimates`` (num_sources, samples) scaled by the gains whose weighted sum comes
+    closest to ``mixture`` (samples,) in least squares: one source's projection onto the
+    mixture, several sources' share of it. Estimates that are silent, or that repeat another
+    (singular values under 1e-3 of the largest), keep the minimum-norm solution's gains."""
+    e = np.asarray(estimates, np.float64)
+    gains, *_ = np.linalg.lstsq(e.T, np.asarray(mixture, np.float64), rcond=1e-3)
+    return (e * gains[:, None]).astype(np.float32)
 
 
 def processor(run):

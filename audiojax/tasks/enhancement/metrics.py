@@ -65,7 +65,8 @@ def pit_si_sdr(estimates: jax.Array, references: jax.Array, lengths: jax.Array
 # -- host metrics, one example at a time ------------------------------------------------------
 
 def si_sdr_np(estimate: np.ndarray, reference: np.ndarray, zero_mean: bool = True) -> float:
-    """SI-SDR in dB of 1-D ``estimate`` against ``reference`` (float64, as :func:`si_sdr`)."""
+    """SI-SDR in dB of 1-D ``estimate`` against ``reference``, in float64 (the reference for
+    :func:`si_sdr`, which computes in float32)."""
     est, ref = np.asarray(estimate, np.float64), np.asarray(reference, np.float64)
     if zero_mean:
         est, ref = est - est.mean(), ref - ref.mean()
@@ -96,8 +97,10 @@ def _at_pesq_rate(y: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
 def pesq_np(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> float:
     """PESQ (MOS-LQO, about 1 to 4.6): wide band at 16 kHz, narrow band at 8 kHz, other rates
     resampled to 16 kHz. NaN where PESQ finds no utterance in the reference (silence, its
-    ``NoUtterancesError``) and for an all-zero estimate; any other error propagates."""
-    from pesq import NoUtterancesError, pesq  # noqa: PLC0415
+    ``NoUtterancesError``), for a clip under its 0.25 s (``BufferTooShortError``: one short
+    clip of a manifest must not end its evaluation) and for an all-zero estimate; any other
+    error propagates."""
+    from pesq import BufferTooShortError, NoUtterancesError, pesq  # noqa: PLC0415
 
     if not np.any(estimate):
         # pesq 0.0.4 fails on exact digital silence with "ValueError: cannot convert float NaN
@@ -107,7 +110,7 @@ def pesq_np(estimate: np.ndarray, reference: np.ndarray, sample_rate: int) -> fl
     ref, _ = _at_pesq_rate(reference, sample_rate)
     try:
         return float(pesq(sr, ref, est, "wb" if sr == 16000 else "nb"))
-    except NoUtterancesError:
+    except (NoUtterancesError, BufferTooShortError):
         return float("nan")
 
 

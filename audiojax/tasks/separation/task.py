@@ -43,8 +43,10 @@ class Separation(Enhancement):
         super().check_config(config)
         if config.separate.level_db < 0:
             raise ValueError(f"config.separate.level_db={config.separate.level_db}: must not be negative")
-        if config.separate.dynamic_mixing and config.batch_size < 2:
-            raise ValueError("config.separate.dynamic_mixing needs batch_size >= 2 (it pairs examples)")
+        if config.separate.dynamic_mixing and config.batch_size // config.grad_accum_steps < 2:
+            raise ValueError(f"config.separate.dynamic_mixing pairs the examples of a micro-batch: "
+                             f"batch_size={config.batch_size} / grad_accum_steps="
+                             f"{config.grad_accum_steps} must be at least 2")
 
     def training_batch(self, batch: dict, rng: jax.Array) -> dict:
         """With ``separate.dynamic_mixing``: example ``b``'s ``source1`` with example ``(b + k)
@@ -56,6 +58,10 @@ class Separation(Enhancement):
             return batch
         s1, s2, lengths = batch["source1"], batch["source2"], batch["length"]
         size, samples = s1.shape
+        if size < 2:  # one example per device (pmap): it would be paired with itself
+            raise ValueError(f"config.separate.dynamic_mixing pairs the examples of a device's "
+                             f"micro-batch, which holds {size}: batch_size must be at least 2 x "
+                             f"devices x grad_accum_steps")
         k_shift, k_level = jax.random.split(rng)
         partner = (jnp.arange(size) + jax.random.randint(k_shift, (), 1, size)) % size
         length = jnp.minimum(lengths, lengths[partner])
