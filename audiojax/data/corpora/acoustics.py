@@ -98,8 +98,7 @@ def tempo(y: np.ndarray, sr: int, factor: float) -> np.ndarray:
 
 def room_ir(rng: np.random.Generator, sr: int, rt60_range=(0.15, 0.9)) -> tuple[np.ndarray, dict]:
     """A random shoebox room impulse response with no pre-delay: the direct path's peak at
-    index 8 (less when the source is that close), after its fractional-delay filter's left
-    half."""
+    index 8, after the left half of its fractional-delay filter (``reverberate`` drops those 8)."""
     import pyroomacoustics as pra
 
     dims = np.array([rng.uniform(2.5, 10.0), rng.uniform(2.5, 8.0), rng.uniform(2.3, 4.0)])

@@ -22,7 +22,8 @@ Versions, as WSJ0-2mix and WHAM! lay them out, in ``VERSION/SPLIT.tsv``
 
 Every version of a mixture shares one gain, set so that the louder of the 16 kHz ``min`` and
 ``min_noisy`` mixtures peaks in the corpus's ``peak_dbfs`` range, and ``mixture = source1 +
-source2 (+ noise)`` up to 16-bit rounding. The corpus's own ``SPLIT.tsv`` is :data:`DEFAULT` (8 kHz, min: the condition papers report).
+source2 (+ noise)`` up to 16-bit rounding. The corpus's own ``SPLIT.tsv`` is :data:`DEFAULT`
+(8 kHz, min: the condition papers report).
 """
 
 from __future__ import annotations
