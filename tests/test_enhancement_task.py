@@ -96,7 +96,7 @@ def test_tiny_enhancement_run_end_to_end(tiny_enhance, tiny_data_dir, tmp_path, 
                                          fast_compilation):
     """Train the mask estimator's tiny variant; `evaluate` on the test split gives SI-SDR(i)
     whose mean equals that of `enhance`'s WAVs scored here with NumPy; the spectrogram plot
-    is written; a bad manifest line is named."""
+    is written; records cropped to data.max_seconds are counted; a bad manifest line is named."""
     from audiojax.evaluate import evaluate
     from audiojax.train.loop import train_and_evaluate
 
@@ -112,6 +112,12 @@ def test_tiny_enhancement_run_end_to_end(tiny_enhance, tiny_data_dir, tmp_path, 
     assert any(f.endswith(".example0.png") and Path(f).stat().st_size > 5000 for f in metrics["files"])
     saved = json.loads(Path(metrics["files"][0]).read_text())
     assert "plot_data" not in saved and saved["si_sdri"] == pytest.approx(metrics["si_sdri"])
+    assert metrics["at_max_seconds"] == 0 and "scored on their centre" not in metrics["headline"]
+    # Records longer than data.max_seconds are scored on their centre, and said to be.
+    cropped = evaluate(workdir, checkpoint="latest", split="test", overrides=["data.max_seconds=0.5"])
+    assert cropped["at_max_seconds"] == len(rows) and cropped["count"] == len(rows)
+    assert "records reach data.max_seconds=0.5 s" in cropped["headline"]
+    assert Path(cropped["files"][0]) != Path(metrics["files"][0])
 
     out = tmp_path / "enhanced"
     code, _, err = cli_main("enhance", "--workdir", workdir, "--checkpoint", "latest", "--out",

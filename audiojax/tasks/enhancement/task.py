@@ -31,7 +31,9 @@ class Enhancement(Task):
 
     columns = (Column("audio", "audio", title="mixture"), Column("clean", "audio"))
     provides = ("num_sources",)
-    inference_keys = Task.inference_keys + ("enhance.perceptual_stride",
+    # data.max_seconds: evaluation scores a record's centre this long; raised, longer recordings
+    # (real ones) are scored whole.
+    inference_keys = Task.inference_keys + ("data.max_seconds", "enhance.perceptual_stride",
                                             "enhance.plot_examples", "enhance.segment_seconds")
     targets = ("clean",)  # the batch keys of the reference sources, in the model's order
 
@@ -114,15 +116,18 @@ class Enhancement(Task):
 
     def combine(self, collected: dict | None, out: dict) -> dict:
         """Sums, each valid row's SI-SDRs, the host metrics of every ``perceptual_stride``-th
-        row and the waveforms of the first ``plot_examples`` rows."""
+        row, the waveforms of the first ``plot_examples`` rows and how many rows filled the
+        crop (``data.max_seconds``: longer records are scored on their centre)."""
         out = jax.device_get(out)
         collected = collected or {"loss": 0.0, "count": 0.0, "si_sdr": [], "si_sdr_mixture": [],
-                                  "perceptual": [], "examples": []}
+                                  "perceptual": [], "examples": [], "at_max_seconds": 0}
         collected["loss"] += float(out["loss"])
         collected["count"] += float(out["count"])
         e, sr = self.config.enhance, self.config.data.sample_rate
+        crop = int(round(self.config.data.max_seconds * sr))
         for i in np.flatnonzero(np.asarray(out["mask"]).reshape(-1)):
             n = int(out["length"][i])
+            collected["at_max_seconds"] += n >= crop
             collected["si_sdr"].append(float(out["si_sdr"][i]))
             collected["si_sdr_mixture"].append(float(out["si_sdr_mixture"][i]))
             est, ref, mix = out["estimate"][i, :, :n], out["reference"][i, :, :n], out["mixture"][i, :n]
@@ -142,7 +147,8 @@ class Enhancement(Task):
         out = {"loss": float(collected["loss"]) / max(count, 1.0), "count": int(round(count)),
                "si_sdr": float(si_sdr.mean()), "si_sdr_median": float(np.median(si_sdr)),
                "si_sdri": float(si_sdri.mean()), "si_sdri_median": float(np.median(si_sdri)),
-               "si_sdri_ci95": list(bootstrap_interval(si_sdri))}
+               "si_sdri_ci95": list(bootstrap_interval(si_sdri)),
+               "at_max_seconds": int(collected["at_max_seconds"])}
         if collected["perceptual"]:
             summary = M.summarize_examples(collected["perceptual"])
             out["perceptual"] = summary
@@ -164,6 +170,10 @@ class Enhancement(Task):
         if "pesq" in metrics:
             text += (f", PESQ {metrics['pesq']:.2f} ({metrics['pesq_delta']:+.2f}), STOI "
                      f"{metrics['stoi']:.3f} ({metrics['stoi_delta']:+.3f})")
+        if metrics.get("at_max_seconds"):
+            text += (f"; {metrics['at_max_seconds']} records reach data.max_seconds="
+                     f"{self.config.data.max_seconds:g} s and were scored on their centre that "
+                     f"long (--config.data.max_seconds=S scores them whole)")
         return text
 
     def write_plots(self, output: Path, metrics: dict, title: str) -> list[Path]:
